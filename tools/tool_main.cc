@@ -1,0 +1,56 @@
+#include "tools/tool_main.h"
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <exception>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+
+ABSL_FLAG(int, threads, 0, "CPU threads for tensor math (0: all cores)");
+
+namespace diffmem {
+namespace tools {
+
+int ToolThreads() {
+  const int t = absl::GetFlag(FLAGS_threads);
+  return t > 0 ? t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+absl::Status CheckFlag(bool ok, const std::string& flag, const std::string& problem) {
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", problem));
+}
+
+int ToolMain(int argc, char** argv, const std::string& usage,
+             const std::function<absl::Status(const std::vector<char*>&)>& body) {
+  absl::SetProgramUsageMessage(usage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const char* name = argc > 0 ? argv[0] : "diffmem";
+  if (absl::GetFlag(FLAGS_threads) < 0) {
+    std::fprintf(stderr, "%s: --threads: must be >= 0, got %d\n", name, absl::GetFlag(FLAGS_threads));
+    return 2;
+  }
+  at::set_num_threads(ToolThreads());
+  absl::Status status;
+  try {
+    status = body(args);
+  } catch (const c10::Error& e) {
+    status = absl::InternalError(absl::StrCat("LibTorch error: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    status = absl::InternalError(absl::StrCat("error: ", e.what()));
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name, std::string(status.message()).c_str());
+    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  return 0;
+}
+
+}  // namespace tools
+}  // namespace diffmem

@@ -1,0 +1,40 @@
+// The shared entry point of diffmem's command-line tools.
+//
+// Parses absl flags (with --help), sets the thread count once (--threads,
+// default: all cores), runs the tool body, and turns every failure — an
+// absl::Status or an exception thrown by LibTorch — into one clear line on
+// stderr and a non-zero exit.
+//
+// Example:
+//   absl::Status Run(const std::vector<char*>& args) { ...; return absl::OkStatus(); }
+//   int main(int argc, char** argv) {
+//     return diffmem::tools::ToolMain(argc, argv, "Writes a grid of images.\n  grid --out=g.png", Run);
+//   }
+
+#ifndef DIFFMEM_TOOLS_TOOL_MAIN_H_
+#define DIFFMEM_TOOLS_TOOL_MAIN_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace diffmem {
+namespace tools {
+
+// Runs `body` with the positional arguments left after flag parsing (argv[0]
+// first). Returns the process exit code: 0 on success, 1 on error, 2 on bad usage.
+int ToolMain(int argc, char** argv, const std::string& usage,
+             const std::function<absl::Status(const std::vector<char*>&)>& body);
+
+// The --threads value in force (resolved: never 0).
+int ToolThreads();
+
+// Fails with InvalidArgument naming `flag` unless `ok`.
+absl::Status CheckFlag(bool ok, const std::string& flag, const std::string& problem);
+
+}  // namespace tools
+}  // namespace diffmem
+
+#endif  // DIFFMEM_TOOLS_TOOL_MAIN_H_
