@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +26,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "data/atomic_file.h"
 #include "data/dataset.h"
 
 namespace diffmem {
@@ -45,70 +46,108 @@ struct IdxArray {
 
 namespace internal_idx {
 
-struct GzCloser {
-  void operator()(gzFile_s* f) const { gzclose(f); }
-};
+inline bool IsGzip(absl::string_view bytes) {
+  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+         static_cast<unsigned char>(bytes[1]) == 0x8b;
+}
 
-// Reads exactly `n` bytes; gzread handles both gzip and plain files.
-inline absl::Status ReadExactly(gzFile f, void* dst, uint64_t n, const std::string& path, const char* what) {
-  auto* p = static_cast<unsigned char*>(dst);
-  while (n > 0) {
-    const unsigned chunk = static_cast<unsigned>(std::min<uint64_t>(n, 1u << 30));
-    const int got = gzread(f, p, chunk);
-    if (got < 0) {
-      int errnum = 0;
-      const char* msg = gzerror(f, &errnum);
-      return absl::DataLossError(absl::StrCat(path, ": corrupt compressed data while reading ", what, ": ", msg));
-    }
-    if (got == 0) return absl::DataLossError(absl::StrCat(path, ": truncated file while reading ", what));
-    p += got;
-    n -= static_cast<uint64_t>(got);
+// Inflates a (possibly multi-member) gzip stream, refusing output beyond `limit`.
+inline absl::StatusOr<std::string> Gunzip(absl::string_view in, uint64_t limit, absl::string_view name) {
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+    return absl::InternalError(absl::StrCat(name, ": zlib initialisation failed"));
   }
-  return absl::OkStatus();
+  std::string out;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  char buf[1 << 16];
+  int rc = Z_OK;
+  while (true) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof(buf);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof(buf) - z.avail_out);
+    if (out.size() > limit) {
+      inflateEnd(&z);
+      return absl::InvalidArgumentError(absl::StrCat(name, ": decompressed data larger than ", limit, " bytes"));
+    }
+    if (rc == Z_STREAM_END) {
+      if (z.avail_in == 0 || !IsGzip(absl::string_view(reinterpret_cast<const char*>(z.next_in), z.avail_in))) break;
+      inflateReset(&z);  // another gzip member follows
+      continue;
+    }
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) {
+      inflateEnd(&z);
+      return absl::DataLossError(absl::StrCat(name, ": truncated gzip stream"));
+    }
+    if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      const std::string msg = z.msg ? z.msg : "invalid data";
+      inflateEnd(&z);
+      return absl::DataLossError(absl::StrCat(name, ": corrupt gzip stream: ", msg));
+    }
+  }
+  inflateEnd(&z);
+  return out;
+}
+
+inline uint32_t BigEndian32(const unsigned char* b) {
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
 }
 
 }  // namespace internal_idx
 
-// Reads an unsigned-byte IDX file of any rank.
-inline absl::StatusOr<IdxArray> ReadIdx(const std::string& path) {
-  std::unique_ptr<gzFile_s, internal_idx::GzCloser> f(gzopen(path.c_str(), "rb"));
-  if (!f) return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
-  unsigned char magic[4];
-  if (absl::Status s = internal_idx::ReadExactly(f.get(), magic, 4, path, "the magic number"); !s.ok()) return s;
-  if (magic[0] != 0 || magic[1] != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": wrong magic number (not an IDX file)"));
+// Parses IDX bytes (gzip-compressed or plain); `name` prefixes every error.
+inline absl::StatusOr<IdxArray> ParseIdx(absl::string_view bytes, absl::string_view name) {
+  std::string inflated;
+  if (internal_idx::IsGzip(bytes)) {
+    absl::StatusOr<std::string> raw = internal_idx::Gunzip(bytes, kMaxIdxElements + 4 + 4 * 4, name);
+    if (!raw.ok()) return raw.status();
+    inflated = *std::move(raw);
+    bytes = inflated;
   }
-  if (magic[2] != 0x08) {
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < 4) return absl::DataLossError(absl::StrCat(name, ": truncated file while reading the magic number"));
+  if (b[0] != 0 || b[1] != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": wrong magic number (not an IDX file)"));
+  }
+  if (b[2] != 0x08) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": IDX element type 0x", absl::Hex(magic[2]), " unsupported (only 0x08, unsigned byte)"));
+        absl::StrCat(name, ": IDX element type 0x", absl::Hex(b[2]), " unsupported (only 0x08, unsigned byte)"));
   }
-  const int rank = magic[3];
+  const int rank = b[3];
   if (rank < 1 || rank > 4) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": IDX rank ", rank, " unsupported (1 to 4)"));
+    return absl::InvalidArgumentError(absl::StrCat(name, ": IDX rank ", rank, " unsupported (1 to 4)"));
   }
+  const uint64_t header = 4 + 4 * static_cast<uint64_t>(rank);
+  if (bytes.size() < header) return absl::DataLossError(absl::StrCat(name, ": truncated file while reading the dimensions"));
   IdxArray out;
   uint64_t total = 1;
   for (int d = 0; d < rank; ++d) {
-    unsigned char b[4];
-    if (absl::Status s = internal_idx::ReadExactly(f.get(), b, 4, path, "the dimensions"); !s.ok()) return s;
-    const uint64_t size = (uint64_t{b[0]} << 24) | (uint64_t{b[1]} << 16) | (uint64_t{b[2]} << 8) | b[3];
+    const uint64_t size = internal_idx::BigEndian32(b + 4 + 4 * d);
     total *= size;
     if (size == 0 || total > kMaxIdxElements) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": implausible IDX dimension ", size, " (axis ", d, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(name, ": implausible IDX dimension ", size, " (axis ", d, ")"));
     }
     out.dims.push_back(static_cast<int64_t>(size));
   }
-  out.data = torch::empty(out.dims, torch::kUInt8);
-  if (absl::Status s = internal_idx::ReadExactly(f.get(), out.data.data_ptr<uint8_t>(), total, path, "the data");
-      !s.ok()) {
-    return s;
+  if (bytes.size() < header + total) {
+    return absl::DataLossError(absl::StrCat(name, ": truncated file while reading the data (", bytes.size() - header,
+                                            " of ", total, " bytes)"));
   }
-  unsigned char extra;
-  if (gzread(f.get(), &extra, 1) > 0) {
+  if (bytes.size() > header + total) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": trailing bytes after ", absl::StrJoin(out.dims, "x"), " elements (wrong dimensions?)"));
+        absl::StrCat(name, ": trailing bytes after ", absl::StrJoin(out.dims, "x"), " elements (wrong dimensions?)"));
   }
+  out.data = torch::empty(out.dims, torch::kUInt8);
+  std::memcpy(out.data.data_ptr<uint8_t>(), b + header, total);
   return out;
+}
+
+// Reads an unsigned-byte IDX file of any rank.
+inline absl::StatusOr<IdxArray> ReadIdx(const std::string& path) {
+  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  if (!bytes.ok()) return bytes.status();
+  return ParseIdx(*bytes, path);
 }
 
 // Reads an IDX image file (N×H×W) as uint8 N×1×H×W.
