@@ -1,0 +1,126 @@
+#include "memorization/distance.h"
+
+#include <torch/types.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace diffmem {
+namespace memorization {
+namespace {
+
+static_assert(IsDistanceMetric<L2Distance>::value, "");
+static_assert(IsDistanceMetric<SquaredL2Distance>::value, "");
+static_assert(IsDistanceMetric<L1Distance>::value, "");
+static_assert(IsDistanceMetric<CosineDistance>::value, "");
+static_assert(IsDistanceMetric<LInfDistance>::value, "");
+struct NotAMetric {
+  static constexpr const char* kName = "nope";
+};
+static_assert(!IsDistanceMetric<NotAMetric>::value, "");
+static_assert(!IsDistanceMetric<int>::value, "");
+
+// Brute-force float64 distance between two rows, written out loop by loop.
+double Reference(const std::string& metric, const std::vector<double>& a, const std::vector<double>& b) {
+  double sum = 0, max_abs = 0, dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = a[i] - b[i];
+    sum += metric == "l1" ? std::abs(d) : d * d;
+    max_abs = std::max(max_abs, std::abs(d));
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  if (metric == "l2") return std::sqrt(sum);
+  if (metric == "sql2" || metric == "l1") return sum;
+  if (metric == "linf") return max_abs;
+  return (na > 0 && nb > 0) ? 1 - dot / std::sqrt(na * nb) : 1.0;  // cosine
+}
+
+std::vector<double> Row(const torch::Tensor& m, int64_t i) {
+  torch::Tensor r = m[i].to(torch::kFloat64).contiguous();
+  return std::vector<double>(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
+}
+
+template <class M>
+class DistanceTest : public ::testing::Test {};
+using Metrics = ::testing::Types<L2Distance, SquaredL2Distance, L1Distance, CosineDistance, LInfDistance>;
+TYPED_TEST_SUITE(DistanceTest, Metrics);
+
+TYPED_TEST(DistanceTest, PairwiseMatchesBruteForce) {
+  using M = TypeParam;
+  torch::manual_seed(1);
+  // Image-shaped inputs, a duplicated row, and a zero row (cosine's edge case).
+  torch::Tensor x = torch::randn({9, 3, 5, 7});
+  torch::Tensor y = torch::randn({13, 3, 5, 7});
+  y[4] = x[2];
+  y[7] = y[4];
+  y[10].zero_();
+  torch::Tensor d = PairwiseDistances<M>(x, y);
+  ASSERT_EQ(d.sizes(), (std::vector<int64_t>{9, 13}));
+  ASSERT_EQ(d.scalar_type(), torch::kFloat32);
+  torch::Tensor xr = x.reshape({9, -1}), yr = y.reshape({13, -1});
+  for (int64_t i = 0; i < 9; ++i) {
+    for (int64_t j = 0; j < 13; ++j) {
+      double want = Reference(M::kName, Row(xr, i), Row(yr, j));
+      double got = d[i][j].item<double>();
+      // The GEMM identity errs by ~u·D·(‖x‖² + ‖y‖²) in the square, before any
+      // root (a root near 0 magnifies it): compare L2 through its square.
+      if (std::string(M::kName) == "l2") want *= want, got *= got;
+      EXPECT_NEAR(got, want, 1e-4 * std::max(1.0, want)) << M::kName << " at " << i << "," << j;
+    }
+  }
+}
+
+TYPED_TEST(DistanceTest, ExactKeysMatchBruteForceToDoublePrecision) {
+  using M = TypeParam;
+  torch::manual_seed(2);
+  torch::Tensor a = torch::randn({6, 50}), b = torch::randn({6, 50});
+  b[3] = a[3];
+  a[5].zero_();
+  torch::Tensor e = M::KeyToDistance(M::ExactKeys(a, b));
+  ASSERT_EQ(e.scalar_type(), torch::kFloat64);
+  for (int64_t i = 0; i < 6; ++i) {
+    EXPECT_NEAR(e[i].item<double>(), Reference(M::kName, Row(a, i), Row(b, i)), 1e-12) << M::kName << " row " << i;
+  }
+  // Broadcasting: one row against three.
+  torch::Tensor many = M::ExactKeys(a[0].unsqueeze(0), b.narrow(0, 0, 3));
+  for (int64_t j = 0; j < 3; ++j) EXPECT_DOUBLE_EQ(many[j].item<double>(), M::ExactKeys(a[0], b[j]).template item<double>());
+}
+
+TYPED_TEST(DistanceTest, KeyLowerBoundHoldsForEveryPair) {
+  using M = TypeParam;
+  torch::manual_seed(3);
+  // Large, offset values make the float32 GEMM identity lose digits.
+  torch::Tensor q = torch::randn({20, 512}) * 3 + 5, r = torch::randn({40, 512}) * 3 + 5;
+  torch::Tensor qs = M::RowStats(q), rs = M::RowStats(r);
+  torch::Tensor rank = M::RankKeys(q, qs, r, rs).to(torch::kFloat64);
+  const double max_r = rs.defined() ? rs.max().item<double>() : 0.0;
+  torch::Tensor exact = M::ExactKeys(q.unsqueeze(1), r.unsqueeze(0));  // 20×40
+  for (int64_t j = 0; j < 40; ++j) {
+    torch::Tensor lower = M::KeyLowerBound(rank.select(1, j).contiguous(), qs, max_r, 512);
+    EXPECT_TRUE((lower <= exact.select(1, j)).all().item<bool>()) << M::kName << " column " << j;
+  }
+}
+
+TEST(DistanceKnownValuesTest, SmallVectors) {
+  torch::Tensor a = torch::tensor({{0.f, 0.f}, {3.f, 4.f}});
+  torch::Tensor b = torch::tensor({{3.f, 4.f}, {-1.f, 0.f}});
+  torch::Tensor l2 = PairwiseDistances<L2Distance>(a, b);
+  EXPECT_FLOAT_EQ(l2[0][0].item<float>(), 5);
+  EXPECT_FLOAT_EQ(l2[1][0].item<float>(), 0);
+  EXPECT_FLOAT_EQ(l2[0][1].item<float>(), 1);
+  EXPECT_FLOAT_EQ(PairwiseDistances<SquaredL2Distance>(a, b)[1][1].item<float>(), 32);
+  EXPECT_FLOAT_EQ(PairwiseDistances<L1Distance>(a, b)[1][1].item<float>(), 8);
+  EXPECT_FLOAT_EQ(PairwiseDistances<LInfDistance>(a, b)[1][1].item<float>(), 4);
+  EXPECT_NEAR(PairwiseDistances<CosineDistance>(a, b)[1][1].item<float>(), 1.6, 1e-6);  // 1 − (−3/5)
+  EXPECT_FLOAT_EQ(PairwiseDistances<CosineDistance>(a, b)[0][0].item<float>(), 1);     // zero vector
+}
+
+}  // namespace
+}  // namespace memorization
+}  // namespace diffmem

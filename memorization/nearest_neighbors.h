@@ -1,0 +1,192 @@
+// Exact k-nearest-neighbour search (k = 2 for the memorization criterion) of
+// Q query rows among N reference rows under any METRIC of
+// memorization/distance.h, blocked over queries and references so memory
+// stays bounded, multi-threaded through LibTorch (at::get_num_threads()).
+//
+//   NearestNeighborsOptions  — k, block sizes, float32 candidates per query
+//   Neighbors                — distances (float64 Q×k, ascending) and indices (int64 Q×k)
+//   NearestNeighbors<M>      — an index over the references (caches their row statistics)
+//   FindNearestNeighbors<M>  — one-shot search
+//
+// How it stays exact. A first pass ranks every reference with the metric's
+// fast float32 key (a GEMM for L2 and cosine) and keeps the best `candidates`
+// per query (a streaming top-k over reference blocks). Their distances are
+// then recomputed directly in float64 from the differences and re-ranked by
+// (distance, index), so reported distances are exact and exact ties go to the
+// lower index. Finally each query checks with the metric's worst-case
+// rounding bound that no reference left out could beat its k-th candidate;
+// queries that cannot prove it (near-ties, many duplicates) are searched again
+// with 4× the candidates, up to all N.
+//
+// Memory: besides the references (float32 N×D, one copy; none if given
+// float32 contiguous) and queries, about
+// 12·query_block·(reference_block + candidates) bytes plus 16·exact_block_elements
+// bytes: ≈ 120 MB with the defaults, whatever Q and N are (10k × 60k × 3072
+// runs in under 1.5 GiB including the 0.9 GiB of inputs).
+//
+// Example:
+//   diffmem::memorization::NearestNeighbors<> index(train_images);   // N×C×H×W, L2
+//   diffmem::memorization::Neighbors nn = index.Search(samples);      // k = 2
+//   double d1 = nn.distances[i][0].item<double>(), d2 = nn.distances[i][1].item<double>();
+//   int64_t nearest = nn.indices[i][0].item<int64_t>();
+
+#ifndef DIFFMEM_MEMORIZATION_NEAREST_NEIGHBORS_H_
+#define DIFFMEM_MEMORIZATION_NEAREST_NEIGHBORS_H_
+
+#include <torch/types.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <tuple>
+#include <utility>
+
+#include "memorization/distance.h"
+
+namespace diffmem {
+namespace memorization {
+
+struct NearestNeighborsOptions {
+  int64_t k = 2;                    // neighbours per query (≤ N)
+  int64_t query_block = 1024;       // queries ranked together (rows of one GEMM)
+  int64_t reference_block = 8192;   // references ranked together (columns of one GEMM)
+  int64_t candidates = 8;           // float32 candidates kept per query before the exact re-ranking (≥ k)
+  int64_t exact_block_elements = int64_t{1} << 22;  // (query, candidate) pairs × D recomputed at once
+};
+
+struct Neighbors {
+  torch::Tensor distances;  // float64 Q×k, ascending, exact metric values (L2: not squared)
+  torch::Tensor indices;    // int64 Q×k into the references; equal distances: lower index first
+};
+
+template <class Metric = L2Distance>
+class NearestNeighbors {
+  static_assert(IsDistanceMetric<Metric>::value, "Metric must offer the METRIC interface of memorization/distance.h");
+
+ public:
+  using metric_type = Metric;
+
+  // references: N×… (any numeric dtype; rows are flattened and held as float32).
+  explicit NearestNeighbors(const torch::Tensor& references)
+      : refs_(internal_distance::AsFloatRows(references)), stats_(Metric::RowStats(refs_)) {
+    TORCH_CHECK(refs_.size(0) > 0, "NearestNeighbors: no references");
+    max_stat_ = stats_.defined() ? stats_.max().item<double>() : 0.0;
+  }
+
+  int64_t size() const { return refs_.size(0); }
+  int64_t dim() const { return refs_.size(1); }
+  const torch::Tensor& references() const { return refs_; }  // float32 N×D
+
+  // The k nearest references of each query row (Q×…, same D as the references).
+  Neighbors Search(const torch::Tensor& queries, const NearestNeighborsOptions& options = {}) const {
+    const NearestNeighborsOptions& o = options;
+    TORCH_CHECK(o.k >= 1 && o.k <= size(), "NearestNeighbors: k = ", o.k, " must be in [1, N = ", size(), "]");
+    TORCH_CHECK(o.query_block > 0 && o.reference_block > 0 && o.exact_block_elements > 0,
+                "NearestNeighbors: block sizes must be positive");
+    torch::Tensor q = internal_distance::AsFloatRows(queries);
+    TORCH_CHECK(q.size(1) == dim(), "NearestNeighbors: queries have ", q.size(1), " values per row, references ",
+                dim());
+    const int64_t num_queries = q.size(0);
+    Neighbors out{torch::empty({num_queries, o.k}, torch::kFloat64), torch::empty({num_queries, o.k}, torch::kInt64)};
+    for (int64_t start = 0; start < num_queries; start += o.query_block) {
+      const int64_t len = std::min(o.query_block, num_queries - start);
+      SearchBlock(q.narrow(0, start, len), o, out.distances.narrow(0, start, len), out.indices.narrow(0, start, len));
+    }
+    return out;
+  }
+
+ private:
+  // Fills dist/idx (len×k views) for the queries q (len×D).
+  void SearchBlock(const torch::Tensor& q_block, const NearestNeighborsOptions& o, torch::Tensor dist,
+                   torch::Tensor idx) const {
+    const int64_t n = size();
+    torch::Tensor q = q_block;
+    torch::Tensor q_stats = Metric::RowStats(q);
+    torch::Tensor rows = torch::arange(q.size(0), torch::kInt64);  // rows of dist/idx still open
+    int64_t kk = std::min(std::max(o.candidates, o.k), n);
+    while (true) {
+      torch::Tensor rank_keys, cand;
+      std::tie(rank_keys, cand) = Candidates(q, q_stats, kk, o.reference_block);
+      torch::Tensor exact = ExactKeys(q, cand, o.exact_block_elements);
+      // Order by (exact key, index): sort by index, then stable sort by key.
+      torch::Tensor perm;
+      std::tie(cand, perm) = cand.sort(/*dim=*/1);
+      exact = exact.gather(1, perm);
+      std::tie(exact, perm) = exact.sort(c10::optional<bool>(true), /*dim=*/1);  // stable
+      cand = cand.gather(1, perm);
+      torch::Tensor done;
+      if (kk >= n) {
+        done = torch::ones({q.size(0)}, torch::kBool);
+      } else {
+        // Any reference left out ranked at or after the last kept one.
+        torch::Tensor cutoff = std::get<0>(rank_keys.max(1)).to(torch::kFloat64);
+        torch::Tensor lower = Metric::KeyLowerBound(cutoff, q_stats, max_stat_, dim());
+        done = lower > exact.select(1, o.k - 1);
+      }
+      torch::Tensor done_rows = done.nonzero().reshape({-1});
+      if (done_rows.numel() > 0) {
+        torch::Tensor target = rows.index_select(0, done_rows);
+        dist.index_copy_(0, target, Metric::KeyToDistance(exact.index_select(0, done_rows).narrow(1, 0, o.k)));
+        idx.index_copy_(0, target, cand.index_select(0, done_rows).narrow(1, 0, o.k));
+      }
+      if (done_rows.numel() == q.size(0)) return;
+      torch::Tensor open = done.logical_not().nonzero().reshape({-1});
+      q = q.index_select(0, open);
+      q_stats = q_stats.defined() ? q_stats.index_select(0, open) : q_stats;
+      rows = rows.index_select(0, open);
+      kk = std::min(kk * 4, n);
+    }
+  }
+
+  // Streaming top-kk by rank key over reference blocks: (rank keys float32
+  // len×kk, reference indices int64 len×kk).
+  std::pair<torch::Tensor, torch::Tensor> Candidates(const torch::Tensor& q, const torch::Tensor& q_stats, int64_t kk,
+                                                     int64_t reference_block) const {
+    const int64_t n = size();
+    torch::Tensor best_keys, best_idx;
+    for (int64_t start = 0; start < n; start += reference_block) {
+      const int64_t len = std::min(reference_block, n - start);
+      torch::Tensor r_stats = stats_.defined() ? stats_.narrow(0, start, len) : stats_;
+      torch::Tensor keys = Metric::RankKeys(q, q_stats, refs_.narrow(0, start, len), r_stats);
+      const int64_t kept = best_keys.defined() ? best_keys.size(1) : 0;
+      if (kept > 0) keys = torch::cat({best_keys, keys}, 1);
+      torch::Tensor pos;
+      std::tie(best_keys, pos) = keys.topk(std::min(kk, keys.size(1)), /*dim=*/1, /*largest=*/false, /*sorted=*/false);
+      torch::Tensor fresh = pos - kept + start;  // index of a reference of this block
+      best_idx = kept > 0 ? torch::where(pos < kept, best_idx.gather(1, pos.clamp_max(kept - 1)), fresh) : fresh;
+    }
+    return {best_keys, best_idx};
+  }
+
+  // Exact float64 keys of q's rows against their candidates (len×kk), in
+  // chunks of (query, candidate) pairs.
+  torch::Tensor ExactKeys(const torch::Tensor& q, const torch::Tensor& cand, int64_t block_elements) const {
+    const int64_t pairs = cand.numel(), kk = cand.size(1);
+    const int64_t chunk = std::max<int64_t>(1, block_elements / dim());
+    torch::Tensor flat_cand = cand.reshape({-1});
+    torch::Tensor flat_rows = torch::arange(q.size(0), torch::kInt64).repeat_interleave(kk);
+    torch::Tensor keys = torch::empty({pairs}, torch::kFloat64);
+    for (int64_t start = 0; start < pairs; start += chunk) {
+      const int64_t len = std::min(chunk, pairs - start);
+      torch::Tensor a = q.index_select(0, flat_rows.narrow(0, start, len));
+      torch::Tensor b = refs_.index_select(0, flat_cand.narrow(0, start, len));
+      keys.narrow(0, start, len).copy_(Metric::ExactKeys(a, b));
+    }
+    return keys.view({q.size(0), kk});
+  }
+
+  torch::Tensor refs_;   // float32 N×D
+  torch::Tensor stats_;  // Metric::RowStats(refs_), or undefined
+  double max_stat_ = 0;
+};
+
+// One-shot search: the k nearest of `references` for each row of `queries`.
+template <class Metric = L2Distance>
+Neighbors FindNearestNeighbors(const torch::Tensor& queries, const torch::Tensor& references,
+                               const NearestNeighborsOptions& options = {}) {
+  return NearestNeighbors<Metric>(references).Search(queries, options);
+}
+
+}  // namespace memorization
+}  // namespace diffmem
+
+#endif  // DIFFMEM_MEMORIZATION_NEAREST_NEIGHBORS_H_
