@@ -56,24 +56,35 @@ inline bool IsOtherImageFormat(const std::string& name) {
 // True for names ending in .png (any case).
 inline bool IsPngName(const std::string& name) { return internal_png_folder::LowerExtension(name) == ".png"; }
 
+namespace internal_png_folder {
+
+inline std::string StripTrailingSlashes(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+}  // namespace internal_png_folder
+
 // Relative paths ('/'-separated, sorted) of the PNG files under `dir`.
+// Symbolic links to files count as files; linked folders are not entered.
 inline absl::StatusOr<std::vector<std::string>> ListPngFiles(const std::string& dir) {
   namespace fs = std::filesystem;
+  const fs::path root = internal_png_folder::StripTrailingSlashes(dir);
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return absl::NotFoundError(absl::StrCat(dir, ": not a directory"));
+  if (!fs::is_directory(root, ec)) return absl::NotFoundError(absl::StrCat(dir, ": not a directory"));
   std::vector<std::string> names;
-  fs::recursive_directory_iterator it(dir, ec), end;
+  fs::recursive_directory_iterator it(root, ec), end;
   if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot list: ", ec.message()));
   for (; it != end; it.increment(ec)) {
     if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot list: ", ec.message()));
     if (!it->is_regular_file(ec)) continue;
-    const std::string rel = fs::relative(it->path(), dir, ec).generic_string();
-    if (ec) return absl::UnavailableError(absl::StrCat(it->path().string(), ": ", ec.message()));
+    // Lexical, so a linked file keeps its own name rather than its target's.
+    const std::string rel = it->path().lexically_relative(root).generic_string();
     if (IsPngName(rel)) {
       names.push_back(rel);
     } else if (internal_png_folder::IsOtherImageFormat(rel)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(dir, "/", rel, ": only PNG images are read; convert or remove this file"));
+          absl::StrCat(root.string(), "/", rel, ": only PNG images are read; convert or remove this file"));
     }
   }
   if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot list: ", ec.message()));
@@ -83,8 +94,7 @@ inline absl::StatusOr<std::vector<std::string>> ListPngFiles(const std::string& 
 
 // Reads every PNG under `dir` (recursively) plus `dir`/dataset.json if present.
 inline absl::StatusOr<Dataset> ReadPngFolder(const std::string& dir) {
-  std::string root = dir;
-  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  const std::string root = internal_png_folder::StripTrailingSlashes(dir);
   absl::StatusOr<std::vector<std::string>> names = ListPngFiles(root);
   if (!names.ok()) return names.status();
   const std::string prefix = absl::StrCat(root, "/");

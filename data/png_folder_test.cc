@@ -53,6 +53,13 @@ TEST(PngFolderTest, ListsPngsRecursivelyInByteOrder) {
   absl::StatusOr<std::vector<std::string>> names = ListPngFiles(dir);
   ASSERT_TRUE(names.ok()) << names.status();
   EXPECT_EQ(*names, (std::vector<std::string>{"a.png", "a/z.png", "b/x.png", "c.PNG"}));
+  // A link to a file elsewhere is listed under its own name; a trailing slash is fine.
+  const std::string outside = NewDir("outside");
+  Put(outside, "target.png", Rgb(50));
+  fs::create_symlink(outside + "/target.png", dir + "/b/link.png");
+  names = ListPngFiles(dir + "/");
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(*names, (std::vector<std::string>{"a.png", "a/z.png", "b/link.png", "b/x.png", "c.PNG"}));
 }
 
 TEST(PngFolderTest, ReadsWithoutDatasetJson) {
