@@ -17,24 +17,26 @@ out=${DIFFMEM_FUZZ_OUT:-/tmp/diffmem-fuzz}
 base="$HOME/.cache/diffmem/fuzz-output-base"
 mkdir -p "$out"
 
+# --symlink_prefix=/ keeps this build from re-pointing the workspace's bazel-bin.
 targets=$(bazel --output_base="$base" query 'attr(tags, "fuzzer", //testing/fuzz:all)' 2>/dev/null)
-bazel --output_base="$base" build --config=fuzz $targets
+bazel --output_base="$base" build --config=fuzz --symlink_prefix=/ $targets
+bin=$(bazel --output_base="$base" info --config=fuzz bazel-bin 2>/dev/null)
 status=0
 for label in $targets; do
   name=${label##*:}
   corpus=${name%_fuzzer}
-  [[ -n "$only" && "$only" != "$corpus" ]] && continue
+  if [[ -n "$only" && "$only" != "$corpus" ]]; then continue; fi
   work="$out/$corpus"
   mkdir -p "$work/corpus"
   echo "=== fuzzing $name for ${seconds}s"
-  if ! bazel-bin/testing/fuzz/"$name" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=30 \
+  if ! "$bin/testing/fuzz/$name" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=30 \
       -artifact_prefix="$work/" -print_final_stats=1 "$work/corpus" "testing/fuzz/corpus/$corpus" \
       2>"$work/log.txt"; then
     echo "=== $name FOUND A CRASH: see $work/log.txt and $work/crash-*"
     tail -40 "$work/log.txt"
     status=1
   fi
-  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$work/log.txt" | sed "s/^/$name /"
+  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$work/log.txt" | sed "s/^/$name /" || true
 done
 bazel --output_base="$base" shutdown
 exit $status
