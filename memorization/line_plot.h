@@ -1,7 +1,7 @@
 // Line charts as PNG files, drawn with cairo: the figures of an EMM study
 // (memorization ratio vs N, EMM vs a factor, ratio vs training images).
 //
-//   LinePlot          — title, axis titles, linear or log x axis, series
+//   LinePlot          — title, axis titles, linear or log x axis (or custom ticks), series
 //                       (lines and/or markers, optional error bars), horizontal
 //                       and vertical reference lines, highlighted markers, a legend
 //   PlotLayout        — where data coordinates land in pixels (for tests and overlays)
@@ -80,6 +80,7 @@ struct LinePlot {
   std::string title, x_label, y_label;
   bool log_x = false;
   std::optional<double> x_min, x_max, y_min, y_max;  // default: the data's range, padded
+  std::vector<std::pair<double, std::string>> x_ticks;  // custom x ticks (e.g. categories); empty: automatic
   std::vector<PlotSeries> series;
   std::vector<PlotRule> hlines, vlines;
   std::vector<PlotHighlight> highlights;
@@ -287,7 +288,14 @@ inline absl::StatusOr<std::string> RenderLinePlotPng(const LinePlot& p) {
   cairo_paint(cr);
 
   // Grid and tick labels.
-  const std::vector<double> xt = L.log_x() ? LogTicks(L.x_min(), L.x_max()) : LinearTicks(L.x_min(), L.x_max());
+  std::vector<double> xt;
+  std::vector<std::string> xt_labels;
+  if (!p.x_ticks.empty()) {
+    for (const auto& [x, label] : p.x_ticks) xt.push_back(x), xt_labels.push_back(label);
+  } else {
+    xt = L.log_x() ? LogTicks(L.x_min(), L.x_max()) : LinearTicks(L.x_min(), L.x_max());
+    for (double t : xt) xt_labels.push_back(TickLabel(t));
+  }
   const std::vector<double> yt = LinearTicks(L.y_min(), L.y_max());
   cairo_set_line_width(cr, 1);
   SetColor(cr, {0.88, 0.88, 0.88});
@@ -301,7 +309,7 @@ inline absl::StatusOr<std::string> RenderLinePlotPng(const LinePlot& p) {
   }
   cairo_stroke(cr);
   SetColor(cr, kPlotBlack);
-  for (double t : xt) Text(cr, TickLabel(t), L.PixelX(t), L.bottom() + 18, Align::kCenter, 12);
+  for (size_t i = 0; i < xt.size(); ++i) Text(cr, xt_labels[i], L.PixelX(xt[i]), L.bottom() + 18, Align::kCenter, 12);
   for (double t : yt) Text(cr, TickLabel(t), L.left() - 8, L.PixelY(t) + 4, Align::kRight, 12);
 
   // Everything inside the frame is clipped to it.

@@ -1,0 +1,128 @@
+// The figures of an EMM study, built from its report:
+//
+//   RatioVsNPlot(report)      — memorization ratio vs N (log axis) with CIs, the
+//                               theoretical optimum's ratio for the same N, the
+//                               1 − ε line and the EMM marker (ratio_vs_n.png)
+//   RatioCurvesPlot(report)   — per-run ratio vs training images (curves.png)
+//   EmmVsFactorPlot(rows)     — EMM (and the interpolated crossing) vs the
+//                               value of a varied factor (emm_vs_FACTOR.png)
+//
+// Example:
+//   WriteLinePlotPng(dir + "/ratio_vs_n.png", RatioVsNPlot(report));
+
+#ifndef DIFFMEM_MEMORIZATION_EMM_PLOT_H_
+#define DIFFMEM_MEMORIZATION_EMM_PLOT_H_
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "memorization/emm_report.h"
+#include "memorization/line_plot.h"
+
+namespace diffmem {
+namespace memorization {
+
+inline LinePlot RatioVsNPlot(const EmmReport& r) {
+  LinePlot p;
+  p.title = "Memorization ratio vs training-set size";
+  p.x_label = "training-set size N (log scale)";
+  p.y_label = "memorization ratio";
+  p.log_x = true;
+  p.y_min = 0;
+  p.y_max = 1.05;
+  PlotSeries model{"trained model (95% CI)", {}, kPlotBlue};
+  PlotSeries optimum{"theoretical optimum", {}, kPlotGreen, true, true, true};
+  for (const EmmRunRecord& run : r.runs) {
+    model.points.push_back({static_cast<double>(run.n), run.ratio});
+    model.y_error.push_back({run.ci_low, run.ci_high});
+    if (run.optimum_ratio) optimum.points.push_back({static_cast<double>(run.n), *run.optimum_ratio});
+  }
+  p.series.push_back(model);
+  if (!optimum.points.empty()) p.series.push_back(optimum);
+  p.hlines.push_back({r.search.memorization_threshold(),
+                      absl::StrFormat("1 − ε = %g", r.search.memorization_threshold()), kPlotGray, true});
+  if (r.estimate.emm) {
+    double ratio = 0;
+    for (const EmmRunRecord& run : r.runs) {
+      if (run.n == *r.estimate.emm) ratio = run.ratio;
+    }
+    std::string label = absl::StrCat("EMM = ", *r.estimate.emm);
+    if (r.estimate.interpolated) absl::StrAppend(&label, absl::StrFormat(" (interp. %.0f)", *r.estimate.interpolated));
+    p.highlights.push_back({static_cast<double>(*r.estimate.emm), ratio, label, kPlotVermillion});
+  }
+  if (r.estimate.interpolated) {
+    p.vlines.push_back({*r.estimate.interpolated, "interpolated crossing", kPlotVermillion, true});
+  }
+  return p;
+}
+
+inline LinePlot RatioCurvesPlot(const EmmReport& r) {
+  LinePlot p;
+  p.title = "Memorization ratio during training (small sample batch)";
+  p.x_label = "training images";
+  p.y_label = "memorization ratio";
+  p.y_min = 0;
+  p.y_max = 1.05;
+  const PlotColor palette[] = {kPlotBlue, kPlotOrange, kPlotGreen, kPlotVermillion, kPlotPurple, kPlotBlack, kPlotGray};
+  size_t k = 0;
+  for (const EmmRunRecord& run : r.runs) {
+    PlotSeries s{absl::StrCat("N = ", run.n, " (", run.stop, ")"), {}, palette[k++ % 7]};
+    for (const RatioCurvePoint& c : run.curve) s.points.push_back({static_cast<double>(c.images), c.ratio});
+    if (!s.points.empty()) p.series.push_back(s);
+  }
+  p.hlines.push_back({r.search.memorization_threshold(), "1 − ε", kPlotGray, true});
+  return p;
+}
+
+// A numeric axis when every value is a number (log when all are positive and
+// span a factor of 4 or more), else evenly spaced; one tick per value.
+inline LinePlot EmmVsFactorPlot(const std::vector<EmmFactorRow>& rows) {
+  LinePlot p;
+  const std::string factor = rows.empty() ? "factor" : rows.front().factor;
+  p.title = absl::StrCat("EMM vs ", factor);
+  p.x_label = factor;
+  p.y_label = "EMM (largest N with ratio ≥ 1 − ε)";
+  p.y_min = 0;
+  bool numeric = !rows.empty();
+  std::vector<double> xs;
+  for (const EmmFactorRow& row : rows) {
+    char* end = nullptr;
+    const double v = std::strtod(row.value.c_str(), &end);
+    numeric = numeric && end != row.value.c_str() && *end == '\0';
+    xs.push_back(v);
+  }
+  if (numeric) {
+    double lo = xs.front(), hi = xs.front();
+    for (double x : xs) lo = std::min(lo, x), hi = std::max(hi, x);
+    p.log_x = lo > 0 && hi >= 4 * lo;
+    for (size_t i = 0; i < rows.size(); ++i) p.x_ticks.push_back({xs[i], rows[i].value});
+  } else {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      xs[i] = static_cast<double>(i);
+      p.x_ticks.push_back({xs[i], rows[i].value});
+    }
+    p.x_min = -0.5;
+    p.x_max = rows.size() - 0.5;
+  }
+  PlotSeries emm{"EMM, bar to N_hi", {}, kPlotBlue};
+  PlotSeries interp{"interpolated crossing", {}, kPlotOrange, false, true, false};
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const EmmEstimate& e = rows[i].estimate;
+    if (e.emm) {
+      emm.points.push_back({xs[i], static_cast<double>(*e.emm)});
+      emm.y_error.push_back({static_cast<double>(*e.emm), static_cast<double>(e.n_hi ? *e.n_hi : *e.emm)});
+    }
+    if (e.interpolated) interp.points.push_back({xs[i], *e.interpolated});
+  }
+  p.series.push_back(emm);
+  if (!interp.points.empty()) p.series.push_back(interp);
+  return p;
+}
+
+}  // namespace memorization
+}  // namespace diffmem
+
+#endif  // DIFFMEM_MEMORIZATION_EMM_PLOT_H_

@@ -1,0 +1,141 @@
+#include "memorization/emm_report.h"
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace diffmem {
+namespace memorization {
+namespace {
+
+EmmRunRecord MakeRun(int64_t n, int memorized, int samples) {
+  EmmRunRecord r;
+  r.n = n;
+  r.run_dir = absl::StrCat("runs/n", n);
+  r.samples = samples;
+  r.memorized = memorized;
+  r.ratio = static_cast<double>(memorized) / samples;
+  r.ci_low = std::max(0.0, r.ratio - 0.05);
+  r.ci_high = std::min(1.0, r.ratio + 0.05);
+  r.optimum_ratio = 1.0;
+  r.optimum_samples = samples;
+  r.weights = "ema";
+  r.train_steps = 100 * n;
+  r.train_images = 6400 * n;
+  r.stop = memorized == samples ? "passed" : "plateaued";
+  r.stop_reason = "test";
+  r.train_seconds = 1.5 * n;
+  r.evaluate_seconds = 0.25;
+  r.curve = {{64, 0.0, 0.0, 0.05, 64}, {128, r.ratio, r.ci_low, r.ci_high, 64}};
+  return r;
+}
+
+EmmSearchOptions Options() {
+  EmmSearchOptions o;
+  o.n_min = 10;
+  o.n_max = 640;
+  o.n_start = 20;
+  o.granularity = 10;
+  o.max_runs = 6;
+  return o;
+}
+
+TEST(EmmReport, EstimateComesFromTheRunsAndRoundTrips) {
+  const EmmReport r = MakeEmmReport({{"preset", "test"}, {"lr", 0.01}}, Options(), 1.0 / 3,
+                                    {MakeRun(80, 10, 64), MakeRun(20, 64, 64), MakeRun(40, 60, 64)});
+  ASSERT_EQ(r.runs.size(), 3u);
+  EXPECT_EQ(r.runs[0].n, 20);  // sorted
+  EXPECT_EQ(r.estimate.emm, std::optional<int64_t>(40));
+  EXPECT_EQ(r.estimate.n_hi, std::optional<int64_t>(80));
+  EXPECT_EQ(r.estimate.status, EmmSearchStatus::kSearching);
+  EXPECT_EQ(r.next_runs, (std::vector<int64_t>{60}));  // sqrt(40 * 80) = 56.6 -> 60
+  EXPECT_DOUBLE_EQ(r.wall_seconds(), 1.5 * (20 + 40 + 80) + 0.75);
+
+  const nlohmann::json j = EmmReportToJson(r);
+  EXPECT_EQ(j["format"], kEmmReportFormat);
+  EXPECT_EQ(j["estimate"]["emm"], 40);
+  EXPECT_EQ(j["estimate"]["bracket"], nlohmann::json({40, 80}));
+  EXPECT_EQ(j["estimate"]["status"], "searching");
+  EXPECT_DOUBLE_EQ(j["estimate"]["threshold"].get<double>(), 0.9);
+  EXPECT_EQ(j["runs"][1]["curve"].size(), 2u);
+  EXPECT_EQ(j["runs"][1]["weights"], "ema");
+  EXPECT_EQ(j["config"]["preset"], "test");
+
+  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/report.json");
+  ASSERT_TRUE(WriteJsonFile(path, j).ok());
+  absl::StatusOr<EmmReport> back = ReadEmmReport(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(EmmReportToJson(*back), j);
+}
+
+TEST(EmmReport, ReadersNameTheFileAndTheBadField) {
+  const nlohmann::json good = EmmReportToJson(MakeEmmReport({}, Options(), 1.0 / 3, {MakeRun(20, 64, 64), MakeRun(40, 6, 64)}));
+  ASSERT_TRUE(EmmReportFromJson(good, "r.json").ok()) << EmmReportFromJson(good, "r.json").status();
+  auto error_of = [](const nlohmann::json& j) {
+    absl::StatusOr<EmmReport> r = EmmReportFromJson(j, "r.json");
+    return r.ok() ? std::string("ok") : std::string(r.status().message());
+  };
+  nlohmann::json j = good;
+  j.erase("runs");
+  EXPECT_EQ(error_of(j), "r.json: field 'runs' is missing");
+  j = good;
+  j["runs"][1]["ratio"] = "high";
+  EXPECT_EQ(error_of(j), "r.json: runs[1]: field 'ratio' must be a number");
+  j = good;
+  j["runs"][0]["weights"] = "best";
+  EXPECT_NE(error_of(j).find("field 'weights' must be"), std::string::npos) << error_of(j);
+  j = good;
+  j["runs"][0]["curve"][1]["images"] = 1.5;
+  EXPECT_EQ(error_of(j), "r.json: runs[0]: curve[1]: field 'images' must be an integer");
+  j = good;
+  j["estimate"]["emm"] = 40;  // the runs say 20
+  EXPECT_NE(error_of(j).find("field 'estimate' disagrees"), std::string::npos) << error_of(j);
+  j = good;
+  j["search"]["growth"] = 0.5;
+  EXPECT_NE(error_of(j).find("growth"), std::string::npos) << error_of(j);
+  j = good;
+  j["format"] = "something.else";
+  EXPECT_NE(error_of(j).find("field 'format'"), std::string::npos);
+  j = good;
+  j["runs"][1]["ci_low"] = 0.5;  // above the ratio 6/64
+  EXPECT_NE(error_of(j).find("ci_high must enclose ratio"), std::string::npos) << error_of(j);
+
+  EXPECT_FALSE(ReadEmmReport("/nonexistent/report.json").ok());
+  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/broken.json");
+  ASSERT_TRUE(data::WriteFileAtomically(path, "{\"format\": ").ok());
+  absl::StatusOr<EmmReport> broken = ReadEmmReport(path);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.status().message().find("broken.json: not valid JSON"), std::string::npos);
+}
+
+TEST(EmmReport, RunRecordRoundTrips) {
+  const EmmRunRecord r = MakeRun(40, 60, 64);
+  const nlohmann::json j = EmmRunRecordToJson(r);
+  EXPECT_DOUBLE_EQ(j["wall_seconds"].get<double>(), 60.25);
+  absl::StatusOr<EmmRunRecord> back = EmmRunRecordFromJson(j, "result.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(EmmRunRecordToJson(*back), j);
+  EXPECT_EQ(back->curve.size(), 2u);
+  EXPECT_EQ(back->curve[1].images, 128);
+}
+
+TEST(EmmReport, FactorTableCsvAndJson) {
+  EmmSearchOptions o = Options();
+  std::vector<EmmFactorRow> rows(2);
+  rows[0] = {"resolution", "8", "study/resolution=8", SummarizeEmmSearch(o, {{20, 1, 1, 1}, {40, 0.5, 0, 1}}), 2, 12.5};
+  rows[1] = {"resolution", "16", "study/resolution=16", SummarizeEmmSearch(o, {{20, 0.2, 0, 1}, {10, 0.1, 0, 1}}), 2, 3};
+  EXPECT_EQ(EmmFactorTableToCsv(rows),
+            "factor,value,emm,n_lo,n_hi,interpolated,status,runs,wall_seconds\n"
+            "resolution,8,20,20,40,23.0,searching,2,12.5\n"
+            "resolution,16,,,10,,memorizes_nowhere,2,3.0\n");
+  const nlohmann::json j = EmmFactorTableToJson(rows, o);
+  EXPECT_EQ(j["rows"][0]["emm"], 20);
+  EXPECT_TRUE(j["rows"][1]["emm"].is_null());
+  EXPECT_EQ(j["rows"][1]["value"], "16");
+}
+
+}  // namespace
+}  // namespace memorization
+}  // namespace diffmem
