@@ -4,7 +4,8 @@
 // Images are ordered by their relative path ('/'-separated, byte order — the
 // order EDM's loader uses), so index i means the same image here and there.
 // Every image must share one C×H×W. Other image formats (JPEG, …) are refused
-// rather than skipped, so the image count never differs silently from EDM's.
+// rather than skipped, so the image count never differs silently from EDM's;
+// macOS metadata files ("._x.png", "__MACOSX/") are skipped.
 //
 // Example:
 //   absl::StatusOr<diffmem::data::Dataset> ds = diffmem::data::ReadPngFolder("/data/cifar10-png");
@@ -51,10 +52,20 @@ inline bool IsOtherImageFormat(const std::string& name) {
   return false;
 }
 
+// macOS metadata that archivers add beside images ("__MACOSX/…", "._name.png"):
+// not images, so not part of the data set.
+inline bool IsMacMetadata(const std::string& name) {
+  const size_t slash = name.find_last_of('/');
+  const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+  return absl::StartsWith(name, "__MACOSX/") || absl::StartsWith(base, "._");
+}
+
 }  // namespace internal_png_folder
 
-// True for names ending in .png (any case).
-inline bool IsPngName(const std::string& name) { return internal_png_folder::LowerExtension(name) == ".png"; }
+// True for image names ending in .png (any case), other than macOS metadata.
+inline bool IsPngName(const std::string& name) {
+  return internal_png_folder::LowerExtension(name) == ".png" && !internal_png_folder::IsMacMetadata(name);
+}
 
 namespace internal_png_folder {
 
@@ -82,7 +93,7 @@ inline absl::StatusOr<std::vector<std::string>> ListPngFiles(const std::string& 
     const std::string rel = it->path().lexically_relative(root).generic_string();
     if (IsPngName(rel)) {
       names.push_back(rel);
-    } else if (internal_png_folder::IsOtherImageFormat(rel)) {
+    } else if (internal_png_folder::IsOtherImageFormat(rel) && !internal_png_folder::IsMacMetadata(rel)) {
       return absl::InvalidArgumentError(
           absl::StrCat(root.string(), "/", rel, ": only PNG images are read; convert or remove this file"));
     }

@@ -108,7 +108,7 @@ inline absl::StatusOr<Dataset> ReadArchive(zip_t* za, const std::string& archive
       json_index = i;
     } else if (IsPngName(name)) {
       pngs.emplace_back(name, static_cast<zip_uint64_t>(i));
-    } else if (internal_png_folder::IsOtherImageFormat(name)) {
+    } else if (internal_png_folder::IsOtherImageFormat(name) && !internal_png_folder::IsMacMetadata(name)) {
       return absl::InvalidArgumentError(
           absl::StrCat(archive, ":", name, ": only PNG images are read; convert or remove this entry"));
     }

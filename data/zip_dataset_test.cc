@@ -167,6 +167,8 @@ TEST(ZipDatasetTest, ReadsForeignZipsSortedByNameWithDeflatedEntries) {
                                    {"a.png", Png(a)},
                                    {"dataset.json", R"({"labels": [["z/c.png", 2], ["a.png", 0], ["b/b.PNG", 1]]})"},
                                    {"b/", ""},
+                                   {"__MACOSX/b/._b.PNG", "AppleDouble"},
+                                   {"b/._c.png", "AppleDouble"},
                                    {"b/b.PNG", Png(b)}},
                                   /*deflate=*/true);
   absl::StatusOr<Dataset> ds = ReadZipDatasetFromMemory(zip, "foreign.zip");
