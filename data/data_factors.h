@@ -9,7 +9,8 @@
 //   3. n > 0:         subset "first" | "balanced" | "random"  (size N)
 //   4. mix_data:      MixSources(step 3, ReadDataset(mix_data), mix_fraction)
 //                     (the second source is taken as is: its first α·N images)
-//   5. resolution:    DownsampleByArea(resolution)            (data dimension)
+//   5. pad, resolution: PadImages(pad), then DownsampleByArea(resolution)
+//                     (data dimension; pad = 2 takes 28×28 to 32×32 → 16, 8)
 //   6. labels:        "keep" | "true" | "none" | "random" (label_classes C) | "unique"
 // A random subset draws with `seed`, random labels with `seed + 1`.
 //
@@ -40,6 +41,7 @@ struct DataFactors {
   int64_t classes = 0;           // keep classes 0..classes−1 only (0: all)
   std::string mix_data;          // spec of a second source to mix in ("" : none)
   double mix_fraction = 0.0;     // fraction of the images taken from mix_data
+  int64_t pad = 0;               // zero border added on every side first
   int64_t resolution = 0;        // area-average to resolution×resolution (0: keep)
   std::string labels = "keep";   // keep | true | none | random | unique
   int64_t label_classes = 0;     // C for labels = random
@@ -60,6 +62,7 @@ inline absl::Status ValidateDataFactors(const DataFactors& f) {
     return bad("mix_fraction", absl::StrCat("must be in [0, 1], got ", f.mix_fraction));
   }
   if (f.mix_data.empty() && f.mix_fraction > 0.0) return bad("mix_fraction", "needs --mix_data");
+  if (f.pad < 0) return bad("pad", absl::StrCat("must be >= 0, got ", f.pad));
   if (f.resolution < 0) return bad("resolution", absl::StrCat("must be >= 0, got ", f.resolution));
   if (f.labels != "keep" && f.labels != "true" && f.labels != "none" && f.labels != "random" &&
       f.labels != "unique") {
@@ -88,6 +91,11 @@ inline absl::StatusOr<Dataset> ApplyDataFactors(Dataset ds, const DataFactors& f
   if (!f.mix_data.empty()) {
     if (mix == nullptr) return absl::InvalidArgumentError("--mix_data: second source not loaded");
     absl::StatusOr<Dataset> r = MixSources(ds, *mix, f.mix_fraction);
+    if (!r.ok()) return r.status();
+    ds = *std::move(r);
+  }
+  if (f.pad > 0) {
+    absl::StatusOr<Dataset> r = PadImages(ds, f.pad);
     if (!r.ok()) return r.status();
     ds = *std::move(r);
   }

@@ -132,7 +132,8 @@ TEST(DataFactorsTest, LoadDatasetAppliesTheStepsInOrder) {
   f.n = 100;
   f.subset = "balanced";
   f.classes = 5;
-  f.resolution = 14;
+  f.pad = 2;
+  f.resolution = 16;
   f.labels = "random";
   f.label_classes = 3;
   f.seed = 9;
@@ -142,11 +143,12 @@ TEST(DataFactorsTest, LoadDatasetAppliesTheStepsInOrder) {
   Dataset ref = *ReadFashionMnist("t10k");
   ref = *FirstClasses(ref, 5);
   ref = *ClassBalancedFirstN(ref, 100);
-  ref = *DownsampleByArea(ref, 14);
+  ref = *PadImages(ref, 2);
+  ref = *DownsampleByArea(ref, 16);
   ref = *WithRandomLabels(ref, 3, 10);
   ExpectSame(*ds, ref);
   EXPECT_EQ(ds->num_classes, 3);
-  EXPECT_EQ(ds->images.sizes(), (std::vector<int64_t>{100, 1, 14, 14}));
+  EXPECT_EQ(ds->images.sizes(), (std::vector<int64_t>{100, 1, 16, 16}));
 
   DataFactors mix;
   mix.n = 40;
@@ -165,7 +167,7 @@ TEST(DataFactorsTest, BadFactorsNameTheFlag) {
     DataFactors f;
     std::string flag;
   };
-  std::vector<Case> cases(7);
+  std::vector<Case> cases(8);
   cases[0].f.n = -1, cases[0].flag = "--n";
   cases[1].f.subset = "stratified", cases[1].flag = "--subset";
   cases[2].f.labels = "soft", cases[2].flag = "--labels";
@@ -173,6 +175,7 @@ TEST(DataFactorsTest, BadFactorsNameTheFlag) {
   cases[4].f.mix_fraction = 0.5, cases[4].flag = "--mix_fraction";
   cases[5].f.resolution = -2, cases[5].flag = "--resolution";
   cases[6].f.classes = -1, cases[6].flag = "--classes";
+  cases[7].f.pad = -1, cases[7].flag = "--pad";
   for (const Case& c : cases) {
     absl::Status s = ValidateDataFactors(c.f);
     ASSERT_FALSE(s.ok()) << c.flag;

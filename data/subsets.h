@@ -8,6 +8,7 @@
 //   FirstClasses          images of classes 0..C−1 only (inter-diversity)
 //   MixSources            (1−α)·N images of one source then α·N of another
 //                         (intra-diversity)
+//   PadImages             zero border (28×28 MNIST → 32×32, as the authors do)
 //   DownsampleByArea      integer-factor area averaging (data dimension)
 //   WithRandomLabels, WithUniqueLabels, WithoutLabels, RequireLabels
 //                         the conditioning label schemes
@@ -203,6 +204,18 @@ inline absl::StatusOr<torch::Tensor> DownsampleByArea(const torch::Tensor& image
   if (k == 1) return images.clone();
   torch::Tensor sums = images.to(torch::kInt32).reshape({n, c, height, fh, width, fw}).sum({3, 5}, false, torch::kInt32);
   return sums.add(k / 2).div(k, "floor").to(torch::kUInt8).contiguous();
+}
+
+// Zero padding of `pixels` on every side, as the authors bring 28×28 MNIST to
+// 32×32 (pixels = 2) so that it halves to 16 and 8.
+inline absl::StatusOr<Dataset> PadImages(const Dataset& ds, int64_t pixels) {
+  if (pixels < 0) return absl::InvalidArgumentError(absl::StrCat("padding must be >= 0, got ", pixels));
+  Dataset out = ds;
+  out.images = torch::zeros({ds.size(), ds.channels(), ds.height() + 2 * pixels, ds.width() + 2 * pixels},
+                            torch::kUInt8);
+  out.images.narrow(2, pixels, ds.height()).narrow(3, pixels, ds.width()).copy_(ds.images);
+  out.source = absl::StrCat(ds.source, " | padded by ", pixels);
+  return out;
 }
 
 // A data set at resolution×resolution (square images only), by area averaging.

@@ -196,6 +196,27 @@ TEST(SubsetsTest, AreaAveragingMatchesABruteForceLoop) {
   EXPECT_FALSE(DownsampleByArea(first, 56).ok());
 }
 
+TEST(SubsetsTest, PaddingAddsAZeroBorder) {
+  const Dataset first = *FirstN(FashionTest(), 20);
+  absl::StatusOr<Dataset> padded = PadImages(first, 2);
+  ASSERT_TRUE(padded.ok());
+  ASSERT_EQ(padded->images.sizes(), (std::vector<int64_t>{20, 1, 32, 32}));
+  auto in = first.images.accessor<uint8_t, 4>();
+  auto out = padded->images.accessor<uint8_t, 4>();
+  int wrong = 0;
+  for (int i = 0; i < 20; ++i)
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x) {
+        const bool inside = y >= 2 && y < 30 && x >= 2 && x < 30;
+        wrong += out[i][0][y][x] != (inside ? in[i][0][y - 2][x - 2] : 0);
+      }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_TRUE(torch::equal(padded->labels, first.labels));
+  EXPECT_TRUE(DownsampleByArea(*padded, 16).ok());  // 32 halves; 28 would not go to 16
+  EXPECT_FALSE(DownsampleByArea(first, 16).ok());
+  EXPECT_FALSE(PadImages(first, -1).ok());
+}
+
 TEST(SubsetsTest, RandomLabelsHaveTheRequestedClassCount) {
   const Dataset first = *FirstN(FashionTest(), 1000);
   absl::StatusOr<Dataset> a = WithRandomLabels(first, 7, 42), b = WithRandomLabels(first, 7, 42),

@@ -30,7 +30,7 @@ bool Exists(const std::string& path) {
 
 TEST(MakeDatasetTest, WritesAZipThatReadsBackAsTheSameDataSet) {
   const std::string out = ::testing::TempDir() + "/fm200.zip";
-  ASSERT_EQ(RunTool("--data=fashion-mnist:t10k --n=200 --subset=balanced --resolution=14 --labels=random "
+  ASSERT_EQ(RunTool("--data=fashion-mnist:t10k --n=200 --subset=balanced --pad=2 --resolution=8 --labels=random "
                     "--label_classes=4 --seed=3 --out=" + out),
             0);
   absl::StatusOr<diffmem::data::Dataset> back = diffmem::data::ReadZipDataset(out);
@@ -38,7 +38,8 @@ TEST(MakeDatasetTest, WritesAZipThatReadsBackAsTheSameDataSet) {
   diffmem::data::DataFactors f;
   f.n = 200;
   f.subset = "balanced";
-  f.resolution = 14;
+  f.pad = 2;
+  f.resolution = 8;
   f.labels = "random";
   f.label_classes = 4;
   f.seed = 3;

@@ -3,7 +3,7 @@
 // other diffmem tools and the authors' Python code both read.
 //
 //   bazel run //tools:make_dataset -- --data=fashion-mnist --n=1000 --subset=balanced
-//       --resolution=14 --labels=true --out=/tmp/fm1k.zip
+//       --pad=2 --resolution=16 --labels=true --out=/tmp/fm1k.zip
 //   bazel run //tools:make_dataset -- --data=/data/cifar-10-batches-bin --n=500 --subset=balanced
 //       --labels=random --label_classes=10 --out=/tmp/c500_random10.zip
 
@@ -26,6 +26,7 @@ ABSL_FLAG(std::string, subset, "first", "how to choose --n images: first, balanc
 ABSL_FLAG(int64_t, classes, 0, "keep only classes 0..C-1 (0: all)");
 ABSL_FLAG(std::string, mix_data, "", "second source to mix in (intra-diversity), same image size");
 ABSL_FLAG(double, mix_fraction, 0.0, "fraction of the images taken from --mix_data");
+ABSL_FLAG(int64_t, pad, 0, "zero border added on every side before --resolution (2: 28x28 -> 32x32)");
 ABSL_FLAG(int64_t, resolution, 0, "area-average down to RxR (integer factor; 0: keep)");
 ABSL_FLAG(std::string, labels, "keep", "labels: keep, true (required), none, random (--label_classes), unique");
 ABSL_FLAG(int64_t, label_classes, 0, "number of classes for --labels=random");
@@ -47,6 +48,7 @@ absl::Status Run(const std::vector<char*>& args) {
   f.classes = absl::GetFlag(FLAGS_classes);
   f.mix_data = absl::GetFlag(FLAGS_mix_data);
   f.mix_fraction = absl::GetFlag(FLAGS_mix_fraction);
+  f.pad = absl::GetFlag(FLAGS_pad);
   f.resolution = absl::GetFlag(FLAGS_resolution);
   f.labels = absl::GetFlag(FLAGS_labels);
   f.label_classes = absl::GetFlag(FLAGS_label_classes);
