@@ -1,0 +1,238 @@
+// mem_ratio: the memorization ratio of generated images against a training
+// set (paper, Sec. 3: a sample is memorized when d(x, NN1)/d(x, NN2) < 1/3,
+// L2 in pixel space). Reads every PNG under --samples (a folder of samples or
+// a sample run directory; the pictures this family of tools writes beside the
+// samples, grid.png and top_memorized.png, are skipped), finds each sample's
+// two nearest training images exactly, and writes
+//   OUT/report.json        ratio, Wilson confidence interval, threshold, metric,
+//                          and one row per sample (file, nearest, second, d1, d2, d1/d2, memorized)
+//   OUT/top_memorized.png  the most memorized samples (smallest d1/d2), each
+//                          beside its nearest training image (sample | nearest)
+//
+//   bazel run //tools:mem_ratio -- --samples=/tmp/optimum --out=/tmp/optimum_ratio   # vs 1000 balanced Fashion-MNIST
+//   bazel run //tools:mem_ratio -- --samples=run/samples --data=zip:/data/cifar2k.zip --n=0 --out=run/ratio
+//   bazel run //tools:mem_ratio -- --samples=S --train_idx=imgs.gz --train_labels=labels.gz --n=0 --metric=l1 --out=R
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "data/atomic_file.h"
+#include "data/data_factors.h"
+#include "data/image_grid.h"
+#include "data/png.h"
+#include "data/png_folder.h"
+#include "memorization/distance.h"
+#include "memorization/memorization_ratio.h"
+#include "memorization/nearest_neighbors.h"
+#include "tools/tool_main.h"
+
+ABSL_FLAG(std::string, samples, "", "folder of generated PNG images (searched recursively; required)");
+ABSL_FLAG(std::string, out, "", "output directory for report.json and top_memorized.png (required; created)");
+ABSL_FLAG(std::string, data, "fashion-mnist", std::string("training data set: ") + diffmem::data::kDatasetSpecHelp);
+ABSL_FLAG(std::string, train_idx, "", "training images as an IDX file (overrides --data)");
+ABSL_FLAG(std::string, train_labels, "", "labels for --train_idx (optional)");
+ABSL_FLAG(int64_t, n, 1000, "training images (0: all); must match the set the samples' model was trained on");
+ABSL_FLAG(std::string, subset, "balanced", "how to choose --n images: balanced (first N/C per class), first, random");
+ABSL_FLAG(int64_t, classes, 0, "keep only classes 0..C-1 (0: all)");
+ABSL_FLAG(int64_t, resolution, 0, "area-average the training images down to RxR (integer factor; 0: keep)");
+ABSL_FLAG(uint64_t, subset_seed, 0, "seed for --subset=random");
+ABSL_FLAG(std::string, metric, "l2", "distance: l2 (paper), sql2, l1, cosine, linf");
+ABSL_FLAG(double, threshold, 1.0 / 3.0, "memorized when d1/d2 < threshold");
+ABSL_FLAG(double, confidence, 0.95, "level of the Wilson confidence interval");
+ABSL_FLAG(int64_t, top, 16, "pairs shown in top_memorized.png");
+
+namespace {
+
+using diffmem::memorization::MemorizationReport;
+using diffmem::tools::CheckFlag;
+
+// Pictures written beside samples by diffmem's tools: not samples.
+bool IsToolPicture(const std::string& rel) { return rel == "grid.png" || rel == "top_memorized.png"; }
+
+struct Samples {
+  std::vector<std::string> files;  // relative to --samples
+  torch::Tensor images;            // uint8 S×C×H×W
+};
+
+absl::StatusOr<Samples> ReadSamples(const std::string& dir) {
+  absl::StatusOr<std::vector<std::string>> names = diffmem::data::ListPngFiles(dir);
+  if (!names.ok()) return names.status();
+  Samples s;
+  std::vector<torch::Tensor> images;
+  for (const std::string& rel : *names) {
+    if (IsToolPicture(rel)) continue;
+    const std::string path = absl::StrCat(dir, "/", rel);
+    absl::StatusOr<torch::Tensor> image = diffmem::data::ReadPng(path);
+    if (!image.ok()) return image.status();
+    if (!images.empty() && image->sizes() != images.front().sizes()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": image shape ", c10::str(image->sizes()),
+                                                     " (C×H×W) differs from ", s.files.front(), "'s ",
+                                                     c10::str(images.front().sizes())));
+    }
+    s.files.push_back(rel);
+    images.push_back(*std::move(image));
+  }
+  if (images.empty()) return absl::InvalidArgumentError(absl::StrCat("--samples: no PNG samples under ", dir));
+  s.images = torch::stack(images, 0);
+  return s;
+}
+
+// The metrics a run can choose: a type list, dispatched on Metric::kName.
+template <class... Metrics>
+struct MetricList {
+  static std::string Names() { return absl::StrJoin({std::string(Metrics::kName)...}, ", "); }
+
+  static absl::StatusOr<MemorizationReport> Compute(const std::string& name, const torch::Tensor& samples,
+                                                    const torch::Tensor& train,
+                                                    const diffmem::memorization::MemorizationOptions& options) {
+    absl::StatusOr<MemorizationReport> report =
+        absl::InvalidArgumentError(absl::StrCat("--metric: '", name, "': expected one of ", Names()));
+    (void)((name == Metrics::kName
+                ? (report = diffmem::memorization::MemorizationRatio<Metrics>(samples, train, options), true)
+                : false) ||
+           ...);
+    return report;
+  }
+};
+using Metrics =
+    MetricList<diffmem::memorization::L2Distance, diffmem::memorization::SquaredL2Distance,
+               diffmem::memorization::L1Distance, diffmem::memorization::CosineDistance,
+               diffmem::memorization::LInfDistance>;
+
+nlohmann::json ReportJson(const MemorizationReport& r, const Samples& samples, const diffmem::data::Dataset& train,
+                          const std::string& samples_dir) {
+  nlohmann::json j;
+  j["metric"] = r.metric;
+  j["threshold"] = r.threshold;
+  j["confidence"] = r.confidence;
+  j["num_samples"] = r.samples.size();
+  j["memorized"] = r.memorized;
+  j["ratio"] = r.ratio;
+  j["ci_low"] = r.ci_low;
+  j["ci_high"] = r.ci_high;
+  j["samples_dir"] = samples_dir;
+  j["train_source"] = train.source;
+  j["train_size"] = train.size();
+  j["image_shape"] = {train.channels(), train.height(), train.width()};
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t i = 0; i < r.samples.size(); ++i) {
+    const diffmem::memorization::SampleMemorization& s = r.samples[i];
+    nlohmann::json row = {{"file", samples.files[i]}, {"nearest", s.nearest}, {"second", s.second},
+                          {"d1", s.d1},           {"d2", s.d2},           {"ratio", s.ratio},
+                          {"memorized", s.memorized}};
+    if (train.has_labels()) row["nearest_label"] = train.labels[s.nearest].item<int64_t>();
+    rows.push_back(row);
+  }
+  j["samples"] = rows;
+  return j;
+}
+
+// The `top` samples with the smallest d1/d2, each as one tile: the sample,
+// a thin grey bar, its nearest training image; four tiles per row.
+absl::Status WriteTopMemorized(const std::string& path, const MemorizationReport& r, const torch::Tensor& samples,
+                               const torch::Tensor& train, int64_t top) {
+  std::vector<int64_t> order(r.samples.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return r.samples[a].ratio < r.samples[b].ratio; });
+  order.resize(std::min<int64_t>(top, order.size()));
+  std::vector<torch::Tensor> tiles;
+  for (int64_t i : order) {
+    torch::Tensor bar = torch::full({samples.size(1), samples.size(2), 1}, 128, torch::kUInt8);
+    tiles.push_back(torch::cat({samples[i], bar, train[r.samples[i].nearest]}, 2));
+  }
+  diffmem::data::GridOptions grid;
+  grid.columns = 4;
+  grid.padding = 4;
+  return diffmem::data::WriteImageGrid(path, torch::stack(tiles, 0), grid);
+}
+
+absl::Status Run(const std::vector<char*>& args) {
+  if (args.size() > 1) return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", args[1], "'"));
+  const std::string samples_dir = absl::GetFlag(FLAGS_samples), out = absl::GetFlag(FLAGS_out);
+  const double threshold = absl::GetFlag(FLAGS_threshold), confidence = absl::GetFlag(FLAGS_confidence);
+  for (absl::Status s : {CheckFlag(!samples_dir.empty(), "samples", "a folder of PNG samples is required"),
+                         CheckFlag(!out.empty(), "out", "an output directory is required"),
+                         CheckFlag(threshold > 0, "threshold", "must be positive"),
+                         CheckFlag(confidence > 0 && confidence < 1, "confidence", "must be in (0, 1)"),
+                         CheckFlag(absl::GetFlag(FLAGS_top) >= 1, "top", "must be >= 1"),
+                         CheckFlag(absl::GetFlag(FLAGS_train_labels).empty() || !absl::GetFlag(FLAGS_train_idx).empty(),
+                                   "train_labels", "needs --train_idx")}) {
+    if (!s.ok()) return s;
+  }
+  std::string spec = absl::GetFlag(FLAGS_data);
+  if (!absl::GetFlag(FLAGS_train_idx).empty()) {
+    spec = absl::StrCat("idx:", absl::GetFlag(FLAGS_train_idx));
+    if (!absl::GetFlag(FLAGS_train_labels).empty()) absl::StrAppend(&spec, ",", absl::GetFlag(FLAGS_train_labels));
+  }
+  diffmem::data::DataFactors f;
+  f.n = absl::GetFlag(FLAGS_n);
+  f.subset = absl::GetFlag(FLAGS_subset);
+  f.classes = absl::GetFlag(FLAGS_classes);
+  f.resolution = absl::GetFlag(FLAGS_resolution);
+  f.seed = absl::GetFlag(FLAGS_subset_seed);
+  if (absl::Status s = diffmem::data::ValidateDataFactors(f); !s.ok()) return s;
+  absl::StatusOr<diffmem::data::Dataset> train = diffmem::data::LoadDataset(spec, f);
+  if (!train.ok()) return train.status();
+  if (train->size() < 2) return absl::InvalidArgumentError(absl::StrCat(train->source, ": needs >= 2 images"));
+
+  absl::StatusOr<Samples> samples = ReadSamples(samples_dir);
+  if (!samples.ok()) return samples.status();
+  if (samples->images.sizes().slice(1) != train->images.sizes().slice(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--samples: images are ", c10::str(samples->images.sizes().slice(1)), " (C×H×W) but ",
+                     train->source, " has ", c10::str(train->images.sizes().slice(1)),
+                     "; pick the training set's --resolution to match"));
+  }
+
+  diffmem::memorization::MemorizationOptions options;
+  options.threshold = threshold;
+  options.confidence = confidence;
+  // Pixel space (uint8 values as they are), as in the paper.
+  absl::StatusOr<MemorizationReport> report =
+      Metrics::Compute(absl::GetFlag(FLAGS_metric), samples->images, train->images, options);
+  if (!report.ok()) return report.status();
+
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat(out, ": cannot create directory: ", ec.message()));
+  const std::string json_path = absl::StrCat(out, "/report.json");
+  const std::string json = ReportJson(*report, *samples, *train, samples_dir).dump(2) + "\n";
+  if (absl::Status s = diffmem::data::WriteFileAtomically(json_path, json); !s.ok()) return s;
+  const std::string top_path = absl::StrCat(out, "/top_memorized.png");
+  if (absl::Status s = WriteTopMemorized(top_path, *report, samples->images, train->images, absl::GetFlag(FLAGS_top));
+      !s.ok()) {
+    return s;
+  }
+  std::printf("memorization ratio %.4f (%lld of %lld), %.0f%% CI [%.4f, %.4f], %s, d1/d2 < %.4g vs %lld images\n",
+              report->ratio, static_cast<long long>(report->memorized),
+              static_cast<long long>(report->samples.size()), 100 * confidence, report->ci_low, report->ci_high,
+              report->metric.c_str(), threshold, static_cast<long long>(train->size()));
+  std::fprintf(stderr, "mem_ratio: wrote %s and %s\n", json_path.c_str(), top_path.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return diffmem::tools::ToolMain(
+      argc, argv,
+      "Memorization ratio (d1/d2 < 1/3) of generated PNGs against a training set; writes\n"
+      "OUT/report.json and OUT/top_memorized.png.\n"
+      "  mem_ratio --samples=DIR --out=DIR [--data=fashion-mnist] [--n=1000] [--subset=balanced]\n"
+      "            [--resolution=0] [--metric=l2] [--threshold=0.3333]",
+      Run);
+}
