@@ -156,6 +156,7 @@ class ResampleConv2dImpl : public torch::nn::Cloneable<ResampleConv2dImpl> {
     // The 2-D filter f⊗f / (Σf)², a constant (not saved: it follows from the options).
     torch::Tensor f = torch::tensor(o.resample_filter(), torch::kFloat32);
     filter_ = torch::outer(f, f).div(f.sum().square()).unsqueeze(0).unsqueeze(0);
+    box_ = o.resample_filter().size() == 2 && o.resample_filter()[0] == o.resample_filter()[1];
   }
 
   torch::Tensor forward(torch::Tensor x) {
@@ -166,14 +167,10 @@ class ResampleConv2dImpl : public torch::nn::Cloneable<ResampleConv2dImpl> {
     using internal_unet::Conv;
     if (o.fused() && o.down() && weight.defined()) {
       x = Conv(x, weight, 1, w_pad + f_pad, 1);
-      x = Conv(x, f.expand({o.out_channels(), 1, -1, -1}), 2, 0, o.out_channels());
+      x = Resample(x, f, /*up=*/false, 0);
     } else {
-      const int64_t c = o.in_channels();
-      if (o.up()) {
-        x = torch::conv_transpose2d(x, f.mul(4).expand({c, 1, -1, -1}), {}, torch::IntArrayRef{2, 2},
-                                    torch::IntArrayRef{f_pad, f_pad}, torch::IntArrayRef{0, 0}, c);
-      }
-      if (o.down()) x = Conv(x, f.expand({c, 1, -1, -1}), 2, f_pad, c);
+      if (o.up()) x = Resample(x, f, /*up=*/true, f_pad);
+      if (o.down()) x = Resample(x, f, /*up=*/false, f_pad);
       if (weight.defined()) x = Conv(x, weight, 1, w_pad, 1);
     }
     if (bias.defined()) x = x + bias.view({1, -1, 1, 1});
@@ -184,7 +181,25 @@ class ResampleConv2dImpl : public torch::nn::Cloneable<ResampleConv2dImpl> {
   torch::Tensor weight, bias;
 
  private:
+  // The same filter on every channel. The box filter [1,1] is exactly
+  // average pooling / nearest up-sampling; other filters run as a 1-channel
+  // convolution over N·C planes (LibTorch's CPU grouped transposed
+  // convolution is far slower than either).
+  torch::Tensor Resample(const torch::Tensor& x, const torch::Tensor& f, bool up, int64_t pad) const {
+    if (box_) {
+      if (up) return x.repeat_interleave(2, 2).repeat_interleave(2, 3);
+      return torch::avg_pool2d(x, {2, 2});
+    }
+    const int64_t n = x.size(0), c = x.size(1);
+    torch::Tensor planes = x.reshape({n * c, 1, x.size(2), x.size(3)});
+    torch::Tensor y = up ? torch::conv_transpose2d(planes, f.mul(4), {}, torch::IntArrayRef{2, 2},
+                                                   torch::IntArrayRef{pad, pad})
+                         : internal_unet::Conv(planes, f, 2, pad, 1);
+    return y.reshape({n, c, y.size(2), y.size(3)});
+  }
+
   torch::Tensor filter_;
+  bool box_ = false;
 };
 TORCH_MODULE(ResampleConv2d);
 

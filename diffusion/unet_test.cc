@@ -223,14 +223,57 @@ TEST_F(UNetTest, InvalidOptionsAreRejected) {
 
 // ---- Layers against closed forms ----
 
-TEST_F(UNetTest, BoxResamplingIsAveragePoolAndNearestUpsampling) {
+// Brute-force 2× resampling by the separable filter f⊗f/(Σf)², zero padding:
+//   down: y[i][j] = Σ_ab g[a][b]·x[2i+a−p][2j+b−p]
+//   up:   y[2i+a−p][2j+b−p] += 4·g[a][b]·x[i][j]
+torch::Tensor ReferenceResample(const torch::Tensor& x, const std::vector<double>& f, bool up) {
+  const int64_t k = f.size(), p = (k - 1) / 2, h = x.size(2), w = x.size(3);
+  double sum = 0;
+  for (double v : f) sum += v;
+  auto xa = x.to(torch::kFloat64).contiguous();
+  const int64_t ho = up ? 2 * h : h / 2, wo = up ? 2 * w : w / 2;
+  torch::Tensor y = torch::zeros({x.size(0), x.size(1), ho, wo}, torch::kFloat64);
+  auto X = xa.accessor<double, 4>();
+  auto Y = y.accessor<double, 4>();
+  for (int64_t n = 0; n < x.size(0); ++n) {
+    for (int64_t c = 0; c < x.size(1); ++c) {
+      for (int64_t a = 0; a < k; ++a) {
+        for (int64_t b = 0; b < k; ++b) {
+          const double g = f[a] * f[b] / (sum * sum);
+          if (up) {
+            for (int64_t i = 0; i < h; ++i)
+              for (int64_t j = 0; j < w; ++j) {
+                const int64_t r = 2 * i + a - p, s = 2 * j + b - p;
+                if (r >= 0 && r < ho && s >= 0 && s < wo) Y[n][c][r][s] += 4 * g * X[n][c][i][j];
+              }
+          } else {
+            for (int64_t i = 0; i < ho; ++i)
+              for (int64_t j = 0; j < wo; ++j) {
+                const int64_t r = 2 * i + a - p, s = 2 * j + b - p;
+                if (r >= 0 && r < h && s >= 0 && s < w) Y[n][c][i][j] += g * X[n][c][r][s];
+              }
+          }
+        }
+      }
+    }
+  }
+  return y;
+}
+
+TEST_F(UNetTest, ResamplingMatchesBruteForceFilter) {
   torch::manual_seed(7);
   torch::Tensor x = torch::randn({2, 3, 8, 8});
+  for (const std::vector<double>& f : {std::vector<double>{1, 1}, std::vector<double>{1, 3, 3, 1}}) {
+    for (bool up : {false, true}) {
+      ResampleConv2d r(ResampleConv2dOptions(3, 3, 0).up(up).down(!up).resample_filter(f));
+      torch::Tensor got = r->forward(x).to(torch::kFloat64);
+      EXPECT_TRUE(torch::allclose(got, ReferenceResample(x, f, up), 1e-5, 1e-5)) << f.size() << " up " << up;
+    }
+  }
+  // Box filter = average pooling / nearest-neighbour up-sampling.
   ResampleConv2d down(ResampleConv2dOptions(3, 3, 0).down(true));
-  EXPECT_TRUE(torch::allclose(down->forward(x), torch::avg_pool2d(x, 2), 1e-5, 1e-6));
-  ResampleConv2d up(ResampleConv2dOptions(3, 3, 0).up(true));
-  torch::Tensor nearest = x.repeat_interleave(2, 2).repeat_interleave(2, 3);
-  EXPECT_TRUE(torch::allclose(up->forward(x), nearest, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(ReferenceResample(x, {1, 1}, false).to(torch::kFloat32),
+                              x.reshape({2, 3, 4, 2, 4, 2}).mean({3, 5}), 1e-5, 1e-6));
 }
 
 TEST_F(UNetTest, FirResamplingPreservesConstantsAwayFromBorders) {
