@@ -198,7 +198,8 @@ inline absl::StatusOr<torch::Tensor> DownsampleByArea(const torch::Tensor& image
   const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
   if (height < 1 || width < 1 || h % height != 0 || w % width != 0) {
     return absl::InvalidArgumentError(absl::StrCat("cannot area-average ", h, "x", w, " images to ", height, "x",
-                                                   width, ": each side must divide by an integer factor"));
+                                                   width, ": each side must divide by an integer factor",
+                                                   " (zero padding first can help: 28 + 2·2 = 32)"));
   }
   const int64_t fh = h / height, fw = w / width, k = fh * fw;
   if (k == 1) return images.clone();
