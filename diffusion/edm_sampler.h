@@ -11,8 +11,8 @@
 // the noise levels are snapped to it, and when it offers sigma_min() /
 // sigma_max() the nonzero levels are first clamped into that range.
 // The state is float64 (as in EDM's reference sampler); the denoiser sees
-// float32. Randomness (latents and churn noise) comes from PerSeedNoise, so
-// image i depends only on seed i.
+// float32; sampling runs without autograd. Randomness (latents and churn
+// noise) comes from PerSeedNoise, so image i depends only on seed i.
 //
 // Example:
 //   using namespace diffmem::diffusion;
@@ -30,6 +30,7 @@
 #define DIFFMEM_DIFFUSION_EDM_SAMPLER_H_
 
 #include <torch/types.h>
+#include <torch/utils.h>
 
 #include <algorithm>
 #include <cmath>
@@ -49,13 +50,16 @@ namespace diffmem {
 namespace diffusion {
 
 // Solver policies. Advance() takes one step from (x̂, t̂) to t_next given the
-// slope d = (x̂ − D(x̂;t̂))/t̂ there; `slope(x, t)` evaluates the ODE again.
+// slope d = (x̂ − D(x̂;t̂))/t̂ there; `slope(x, t)` evaluates the ODE again and
+// returns a fresh tensor. Temporaries are few and updated in place: at
+// batch scale each float64 state-sized allocation costs about as much as an
+// elementwise pass (benchmarks/sampler_benchmark.cc).
 struct EulerSolver {
   static constexpr int kOrder = 1;
   template <class Slope>
   static torch::Tensor Advance(const torch::Tensor& x_hat, double t_hat, double t_next,
                                const torch::Tensor& d_cur, Slope&& /*slope*/) {
-    return x_hat + (t_next - t_hat) * d_cur;
+    return torch::add(x_hat, d_cur, t_next - t_hat);
   }
 };
 
@@ -66,10 +70,11 @@ struct HeunSolver {
   template <class Slope>
   static torch::Tensor Advance(const torch::Tensor& x_hat, double t_hat, double t_next,
                                const torch::Tensor& d_cur, Slope&& slope) {
-    torch::Tensor x_next = x_hat + (t_next - t_hat) * d_cur;
+    torch::Tensor x_next = torch::add(x_hat, d_cur, t_next - t_hat);
     if (t_next == 0) return x_next;
-    torch::Tensor d_prime = slope(x_next, t_next);
-    return x_hat + (t_next - t_hat) * (0.5 * d_cur + 0.5 * d_prime);
+    torch::Tensor d_mean = slope(x_next, t_next);  // a fresh tensor: updated in place
+    d_mean.add_(d_cur).mul_(0.5);
+    return torch::add(x_hat, d_mean, t_next - t_hat);
   }
 };
 
@@ -145,6 +150,7 @@ class EdmSampler {
                        PerSeedNoise* noise, const StepCallback& callback = StepCallback()) const {
     static_assert(IsDenoiser<D>::value,
                   "denoiser must be callable as d(x, sigma, labels) -> torch::Tensor (see denoiser.h)");
+    torch::NoGradGuard no_grad;
     const std::vector<double> t = SigmasFor(denoiser);
     torch::Tensor x = latents.to(torch::kFloat64) * t[0];
     for (int i = 0; i < num_steps(); ++i) {
@@ -171,6 +177,7 @@ class EdmSampler {
   torch::Tensor Step(D& denoiser, const torch::Tensor& x_cur, int i, const torch::Tensor& labels,
                      PerSeedNoise* noise) const {
     if (i < 0 || i >= num_steps()) throw std::out_of_range("EdmSampler::Step: step index out of range");
+    torch::NoGradGuard no_grad;
     const std::vector<double> t = SigmasFor(denoiser);
     return StepBetween(denoiser, x_cur, t[i], t[i + 1], labels, noise);
   }
@@ -191,12 +198,14 @@ class EdmSampler {
       }
       t_hat = RoundSigma(denoiser, t_cur + gamma * t_cur);
       torch::Tensor eps = noise->Randn(x_cur.sizes().slice(1), x_cur.options());
-      x_hat = x_cur + std::sqrt(t_hat * t_hat - t_cur * t_cur) * options_.s_noise * eps;
+      x_hat = torch::add(x_cur, eps, std::sqrt(t_hat * t_hat - t_cur * t_cur) * options_.s_noise);
     }
+    // (x − D(x;σ))/σ, computed as (D − x)/(−σ) in a private float64 copy of D.
     auto slope = [&](const torch::Tensor& x, double sigma) {
       torch::Tensor s = torch::full({x.size(0)}, sigma, x.options().dtype(torch::kFloat32));
-      torch::Tensor denoised = denoiser(x.to(torch::kFloat32), s, labels).to(torch::kFloat64);
-      return (x - denoised) / sigma;
+      torch::Tensor denoised = denoiser(x.to(torch::kFloat32), s, labels)
+                                   .to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true);
+      return denoised.sub_(x).div_(-sigma);
     };
     return Solver::Advance(x_hat, t_hat, t_next, slope(x_hat, t_hat), slope);
   }
