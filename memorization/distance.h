@@ -14,10 +14,12 @@
 //   static torch::Tensor RowStats(const torch::Tensor& a);
 //       per-row statistics of a float32 R×D matrix (‖a‖² or ‖a‖), float32 R;
 //       cached for references, so each search computes them once.
-//   static torch::Tensor RankKeys(q, q_stats, r, r_stats);
-//       float32 Q×R keys of query rows q against reference rows r, each row
-//       possibly shifted by a per-query constant (the L2 family drops ‖q‖²:
-//       it does not change a query's ranking). GEMM-based where possible.
+//   static void RankKeys(torch::Tensor out, q, q_stats, r, r_stats);
+//       writes into `out` (a float32 Q×R matrix or a row-strided view of one)
+//       the keys of query rows q against reference rows r, each row possibly
+//       shifted by a per-query constant (the L2 family drops ‖q‖²: it does
+//       not change a query's ranking). GEMM-based where possible, with the
+//       GEMM writing straight into `out`.
 //   static torch::Tensor KeyLowerBound(rank_key, q_stats, max_r_stat, dim);
 //       float64 Q: a lower bound on the exact key of any reference whose
 //       RankKeys value was ≥ rank_key (float64 Q): undoes the shift and
@@ -25,21 +27,26 @@
 //       its candidate set holds the true top-k.
 //   static torch::Tensor Keys(q, q_stats, r, r_stats);
 //       float32 Q×R keys with no shift (RankKeys plus the per-query constant).
-//   static torch::Tensor ExactKeys(a, b);
-//       float64 keys of a and b (broadcast, rows over the last dim), computed
-//       directly from the differences in float64 (no GEMM identity).
+//   static double ExactKey(const float* a, const float* b, int64_t dim);
+//       the key of two rows, computed directly from the differences in
+//       float64 (no GEMM identity, no temporaries); ExactKeys<M>(a, b) applies
+//       it to paired rows in parallel.
 //   static torch::Tensor KeyToDistance(const torch::Tensor& key);
 //       the metric value from its key (sqrt for L2); keeps the dtype.
 //
 // Example:
 //   torch::Tensor d = diffmem::memorization::PairwiseDistances<L2Distance>(x, y);  // Q×N float32
-//   torch::Tensor e = L1Distance::KeyToDistance(L1Distance::ExactKeys(a, b));     // float64
+//   torch::Tensor e = L1Distance::KeyToDistance(ExactKeys<L1Distance>(a, b));      // float64, paired rows
 
 #ifndef DIFFMEM_MEMORIZATION_DISTANCE_H_
 #define DIFFMEM_MEMORIZATION_DISTANCE_H_
 
+#include <ATen/Parallel.h>
 #include <torch/types.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -69,13 +76,15 @@ struct SquaredL2Distance {
   static constexpr const char* kName = "sql2";
   static torch::Tensor RowStats(const torch::Tensor& a) { return a.square().sum(1); }
   // ‖r‖² − 2q·r: the per-query ‖q‖² is left out.
-  static torch::Tensor RankKeys(const torch::Tensor& q, const torch::Tensor& /*q_stats*/, const torch::Tensor& r,
-                                const torch::Tensor& r_stats) {
-    return torch::addmm(r_stats.unsqueeze(0), q, r.t(), /*beta=*/1, /*alpha=*/-2);
+  static void RankKeys(torch::Tensor out, const torch::Tensor& q, const torch::Tensor& /*q_stats*/,
+                       const torch::Tensor& r, const torch::Tensor& r_stats) {
+    torch::addmm_out(out, r_stats.unsqueeze(0), q, r.t(), /*beta=*/1, /*alpha=*/-2);
   }
   static torch::Tensor Keys(const torch::Tensor& q, const torch::Tensor& q_stats, const torch::Tensor& r,
                             const torch::Tensor& r_stats) {
-    return RankKeys(q, q_stats, r, r_stats).add_(q_stats.unsqueeze(1)).clamp_min_(0);
+    torch::Tensor out = torch::empty({q.size(0), r.size(0)}, torch::kFloat32);
+    RankKeys(out, q, q_stats, r, r_stats);
+    return out.add_(q_stats.unsqueeze(1)).clamp_min_(0);
   }
   static torch::Tensor KeyLowerBound(const torch::Tensor& rank_key, const torch::Tensor& q_stats, double max_r_stat,
                                      int64_t dim) {
@@ -84,8 +93,13 @@ struct SquaredL2Distance {
     torch::Tensor bound = (qs.sqrt() + std::sqrt(max_r_stat)).square() * (2 * internal_distance::Gamma32(dim + 2));
     return rank_key + qs - bound;
   }
-  static torch::Tensor ExactKeys(const torch::Tensor& a, const torch::Tensor& b) {
-    return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).square().sum(-1);
+  static double ExactKey(const float* a, const float* b, int64_t dim) {
+    double sum = 0;
+    for (int64_t i = 0; i < dim; ++i) {
+      const double d = static_cast<double>(a[i]) - b[i];
+      sum += d * d;
+    }
+    return sum;
   }
   static torch::Tensor KeyToDistance(const torch::Tensor& key) { return key.clamp_min(0); }
 };
@@ -104,16 +118,18 @@ struct L1Distance {
                             const torch::Tensor&) {
     return torch::cdist(q, r, /*p=*/1);
   }
-  static torch::Tensor RankKeys(const torch::Tensor& q, const torch::Tensor& qs, const torch::Tensor& r,
-                                const torch::Tensor& rs) {
-    return Keys(q, qs, r, rs);
+  static void RankKeys(torch::Tensor out, const torch::Tensor& q, const torch::Tensor& qs, const torch::Tensor& r,
+                       const torch::Tensor& rs) {
+    out.copy_(Keys(q, qs, r, rs));
   }
   static torch::Tensor KeyLowerBound(const torch::Tensor& rank_key, const torch::Tensor&, double, int64_t dim) {
     // Each |q_i − r_i| carries one rounding, the D-term sum γ_{D−1} more.
     return rank_key * (1 - 2 * internal_distance::Gamma32(dim + 1));
   }
-  static torch::Tensor ExactKeys(const torch::Tensor& a, const torch::Tensor& b) {
-    return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().sum(-1);
+  static double ExactKey(const float* a, const float* b, int64_t dim) {
+    double sum = 0;
+    for (int64_t i = 0; i < dim; ++i) sum += std::abs(static_cast<double>(a[i]) - b[i]);
+    return sum;
   }
   static torch::Tensor KeyToDistance(const torch::Tensor& key) { return key; }
 };
@@ -126,15 +142,17 @@ struct LInfDistance {
                             const torch::Tensor&) {
     return torch::cdist(q, r, /*p=*/std::numeric_limits<double>::infinity());
   }
-  static torch::Tensor RankKeys(const torch::Tensor& q, const torch::Tensor& qs, const torch::Tensor& r,
-                                const torch::Tensor& rs) {
-    return Keys(q, qs, r, rs);
+  static void RankKeys(torch::Tensor out, const torch::Tensor& q, const torch::Tensor& qs, const torch::Tensor& r,
+                       const torch::Tensor& rs) {
+    out.copy_(Keys(q, qs, r, rs));
   }
   static torch::Tensor KeyLowerBound(const torch::Tensor& rank_key, const torch::Tensor&, double, int64_t) {
     return rank_key * (1 - 4 * internal_distance::Gamma32(1));  // one rounding per difference
   }
-  static torch::Tensor ExactKeys(const torch::Tensor& a, const torch::Tensor& b) {
-    return std::get<0>((a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max(-1));
+  static double ExactKey(const float* a, const float* b, int64_t dim) {
+    double m = 0;
+    for (int64_t i = 0; i < dim; ++i) m = std::max(m, std::abs(static_cast<double>(a[i]) - b[i]));
+    return m;
   }
   static torch::Tensor KeyToDistance(const torch::Tensor& key) { return key; }
 };
@@ -144,24 +162,30 @@ struct LInfDistance {
 struct CosineDistance {
   static constexpr const char* kName = "cosine";
   static torch::Tensor RowStats(const torch::Tensor& a) { return a.square().sum(1).sqrt(); }
+  static void RankKeys(torch::Tensor out, const torch::Tensor& q, const torch::Tensor& q_stats,
+                       const torch::Tensor& r, const torch::Tensor& r_stats) {
+    torch::mm_out(out, q * InverseNorm(q_stats).unsqueeze(1), r.t());
+    out.mul_(InverseNorm(r_stats).unsqueeze(0)).neg_().add_(1);
+  }
   static torch::Tensor Keys(const torch::Tensor& q, const torch::Tensor& q_stats, const torch::Tensor& r,
                             const torch::Tensor& r_stats) {
-    torch::Tensor q_hat = q * InverseNorm(q_stats).unsqueeze(1);
-    return torch::mm(q_hat, r.t()).mul_(InverseNorm(r_stats).unsqueeze(0)).neg_().add_(1);
-  }
-  static torch::Tensor RankKeys(const torch::Tensor& q, const torch::Tensor& qs, const torch::Tensor& r,
-                                const torch::Tensor& rs) {
-    return Keys(q, qs, r, rs);
+    torch::Tensor out = torch::empty({q.size(0), r.size(0)}, torch::kFloat32);
+    RankKeys(out, q, q_stats, r, r_stats);
+    return out;
   }
   static torch::Tensor KeyLowerBound(const torch::Tensor& rank_key, const torch::Tensor&, double, int64_t dim) {
     // |q̂·r|/‖r‖ ≤ 1: the dot product errs by γ_D, the normalizations by a few u.
     return rank_key - 2 * internal_distance::Gamma32(dim + 8);
   }
-  static torch::Tensor ExactKeys(const torch::Tensor& a, const torch::Tensor& b) {
-    torch::Tensor a64 = a.to(torch::kFloat64), b64 = b.to(torch::kFloat64);
-    torch::Tensor norms = a64.square().sum(-1).sqrt() * b64.square().sum(-1).sqrt();
-    torch::Tensor cos = (a64 * b64).sum(-1) / norms;
-    return 1 - torch::where(norms > 0, cos, torch::zeros_like(cos));
+  static double ExactKey(const float* a, const float* b, int64_t dim) {
+    double dot = 0, na = 0, nb = 0;
+    for (int64_t i = 0; i < dim; ++i) {
+      const double x = a[i], y = b[i];
+      dot += x * y;
+      na += x * x;
+      nb += y * y;
+    }
+    return na > 0 && nb > 0 ? 1 - dot / (std::sqrt(na) * std::sqrt(nb)) : 1.0;
   }
   static torch::Tensor KeyToDistance(const torch::Tensor& key) { return key; }
 
@@ -178,14 +202,34 @@ template <class M>
 struct IsDistanceMetric<
     M, std::void_t<decltype(static_cast<const char*>(M::kName)),
                    decltype(M::RowStats(std::declval<const torch::Tensor&>())),
-                   decltype(M::RankKeys(std::declval<const torch::Tensor&>(), std::declval<const torch::Tensor&>(),
-                                        std::declval<const torch::Tensor&>(), std::declval<const torch::Tensor&>())),
+                   decltype(M::RankKeys(std::declval<torch::Tensor>(), std::declval<const torch::Tensor&>(),
+                                        std::declval<const torch::Tensor&>(), std::declval<const torch::Tensor&>(),
+                                        std::declval<const torch::Tensor&>())),
                    decltype(M::Keys(std::declval<const torch::Tensor&>(), std::declval<const torch::Tensor&>(),
                                     std::declval<const torch::Tensor&>(), std::declval<const torch::Tensor&>())),
                    decltype(M::KeyLowerBound(std::declval<const torch::Tensor&>(),
                                              std::declval<const torch::Tensor&>(), 1.0, int64_t{1})),
-                   decltype(M::ExactKeys(std::declval<const torch::Tensor&>(), std::declval<const torch::Tensor&>())),
+                   decltype(static_cast<double>(M::ExactKey(std::declval<const float*>(),
+                                                            std::declval<const float*>(), int64_t{1}))),
                    decltype(M::KeyToDistance(std::declval<const torch::Tensor&>()))>> : std::true_type {};
+
+// Exact float64 keys of paired rows: a and b K×… (same shape) → K, by
+// Metric::ExactKey, rows in parallel (at::parallel_for).
+template <class Metric>
+torch::Tensor ExactKeys(const torch::Tensor& a, const torch::Tensor& b) {
+  static_assert(IsDistanceMetric<Metric>::value, "Metric must offer the METRIC interface of memorization/distance.h");
+  torch::Tensor x = internal_distance::AsFloatRows(a), y = internal_distance::AsFloatRows(b);
+  TORCH_CHECK(x.sizes() == y.sizes(), "ExactKeys: row shapes differ: ", x.sizes(), " vs ", y.sizes());
+  const int64_t rows = x.size(0), dim = x.size(1);
+  torch::Tensor keys = torch::empty({rows}, torch::kFloat64);
+  const float* xp = x.data_ptr<float>();
+  const float* yp = y.data_ptr<float>();
+  double* kp = keys.data_ptr<double>();
+  at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(dim, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) kp[i] = Metric::ExactKey(xp + i * dim, yp + i * dim, dim);
+  });
+  return keys;
+}
 
 // All Q×N distances between the rows of x (Q×…) and y (N×…), float32,
 // through the metric's batched (GEMM where it can) form. Memory Q×N: for

@@ -82,14 +82,17 @@ TYPED_TEST(DistanceTest, ExactKeysMatchBruteForceToDoublePrecision) {
   torch::Tensor a = torch::randn({6, 50}), b = torch::randn({6, 50});
   b[3] = a[3];
   a[5].zero_();
-  torch::Tensor e = M::KeyToDistance(M::ExactKeys(a, b));
+  torch::Tensor e = M::KeyToDistance(ExactKeys<M>(a, b));
   ASSERT_EQ(e.scalar_type(), torch::kFloat64);
   for (int64_t i = 0; i < 6; ++i) {
     EXPECT_NEAR(e[i].item<double>(), Reference(M::kName, Row(a, i), Row(b, i)), 1e-12) << M::kName << " row " << i;
   }
-  // Broadcasting: one row against three.
-  torch::Tensor many = M::ExactKeys(a[0].unsqueeze(0), b.narrow(0, 0, 3));
-  for (int64_t j = 0; j < 3; ++j) EXPECT_DOUBLE_EQ(many[j].item<double>(), M::ExactKeys(a[0], b[j]).template item<double>());
+  // The row kernel on its own, and equal rows give equal keys bit for bit.
+  torch::Tensor ac = a.contiguous(), bc = b.contiguous();
+  EXPECT_EQ(M::ExactKey(ac[1].data_ptr<float>(), bc[1].data_ptr<float>(), 50),
+            ExactKeys<M>(a, b)[1].template item<double>());
+  torch::Tensor twice = ExactKeys<M>(torch::stack({a[2], a[2]}), torch::stack({b[4], b[4]}));
+  EXPECT_EQ(twice[0].item<double>(), twice[1].item<double>());
 }
 
 TYPED_TEST(DistanceTest, KeyLowerBoundHoldsForEveryPair) {
@@ -98,9 +101,14 @@ TYPED_TEST(DistanceTest, KeyLowerBoundHoldsForEveryPair) {
   // Large, offset values make the float32 GEMM identity lose digits.
   torch::Tensor q = torch::randn({20, 512}) * 3 + 5, r = torch::randn({40, 512}) * 3 + 5;
   torch::Tensor qs = M::RowStats(q), rs = M::RowStats(r);
-  torch::Tensor rank = M::RankKeys(q, qs, r, rs).to(torch::kFloat64);
+  // RankKeys writes into a row-strided view, as the search's buffer does.
+  torch::Tensor buffer = torch::full({20, 45}, -7.0f);
+  M::RankKeys(buffer.narrow(1, 3, 40), q, qs, r, rs);
+  EXPECT_TRUE((buffer.narrow(1, 0, 3) == -7).all().item<bool>());
+  EXPECT_TRUE((buffer.narrow(1, 43, 2) == -7).all().item<bool>());
+  torch::Tensor rank = buffer.narrow(1, 3, 40).to(torch::kFloat64);
   const double max_r = rs.defined() ? rs.max().item<double>() : 0.0;
-  torch::Tensor exact = M::ExactKeys(q.unsqueeze(1), r.unsqueeze(0));  // 20×40
+  torch::Tensor exact = ExactKeys<M>(q.repeat_interleave(40, 0), r.repeat({20, 1})).view({20, 40});
   for (int64_t j = 0; j < 40; ++j) {
     torch::Tensor lower = M::KeyLowerBound(rank.select(1, j).contiguous(), qs, max_r, 512);
     EXPECT_TRUE((lower <= exact.select(1, j)).all().item<bool>()) << M::kName << " column " << j;

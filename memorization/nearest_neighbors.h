@@ -33,6 +33,7 @@
 #ifndef DIFFMEM_MEMORIZATION_NEAREST_NEIGHBORS_H_
 #define DIFFMEM_MEMORIZATION_NEAREST_NEIGHBORS_H_
 
+#include <ATen/Parallel.h>
 #include <torch/types.h>
 
 #include <algorithm>
@@ -50,7 +51,6 @@ struct NearestNeighborsOptions {
   int64_t query_block = 1024;       // queries ranked together (rows of one GEMM)
   int64_t reference_block = 8192;   // references ranked together (columns of one GEMM)
   int64_t candidates = 8;           // float32 candidates kept per query before the exact re-ranking (≥ k)
-  int64_t exact_block_elements = int64_t{1} << 22;  // (query, candidate) pairs × D recomputed at once
 };
 
 struct Neighbors {
@@ -80,7 +80,7 @@ class NearestNeighbors {
   Neighbors Search(const torch::Tensor& queries, const NearestNeighborsOptions& options = {}) const {
     const NearestNeighborsOptions& o = options;
     TORCH_CHECK(o.k >= 1 && o.k <= size(), "NearestNeighbors: k = ", o.k, " must be in [1, N = ", size(), "]");
-    TORCH_CHECK(o.query_block > 0 && o.reference_block > 0 && o.exact_block_elements > 0,
+    TORCH_CHECK(o.query_block > 0 && o.reference_block > 0,
                 "NearestNeighbors: block sizes must be positive");
     torch::Tensor q = internal_distance::AsFloatRows(queries);
     TORCH_CHECK(q.size(1) == dim(), "NearestNeighbors: queries have ", q.size(1), " values per row, references ",
@@ -106,7 +106,7 @@ class NearestNeighbors {
     while (true) {
       torch::Tensor rank_keys, cand;
       std::tie(rank_keys, cand) = Candidates(q, q_stats, kk, o.reference_block);
-      torch::Tensor exact = ExactKeys(q, cand, o.exact_block_elements);
+      torch::Tensor exact = ExactKeys(q, cand);
       // Order by (exact key, index): sort by index, then stable sort by key.
       torch::Tensor perm;
       std::tie(cand, perm) = cand.sort(/*dim=*/1);
@@ -138,40 +138,45 @@ class NearestNeighbors {
   }
 
   // Streaming top-kk by rank key over reference blocks: (rank keys float32
-  // len×kk, reference indices int64 len×kk).
+  // len×kk, reference indices int64 len×kk). One buffer holds the kept keys
+  // and the current block's keys side by side (the block's GEMM writes into
+  // it), so no large temporary is allocated per block.
   std::pair<torch::Tensor, torch::Tensor> Candidates(const torch::Tensor& q, const torch::Tensor& q_stats, int64_t kk,
                                                      int64_t reference_block) const {
-    const int64_t n = size();
+    const int64_t n = size(), rows = q.size(0);
+    const int64_t block = std::min(reference_block, n);
+    torch::Tensor buffer = torch::empty({rows, kk + block}, torch::kFloat32);
     torch::Tensor best_keys, best_idx;
-    for (int64_t start = 0; start < n; start += reference_block) {
-      const int64_t len = std::min(reference_block, n - start);
+    int64_t kept = 0;
+    for (int64_t start = 0; start < n; start += block) {
+      const int64_t len = std::min(block, n - start);
       torch::Tensor r_stats = stats_.defined() ? stats_.narrow(0, start, len) : stats_;
-      torch::Tensor keys = Metric::RankKeys(q, q_stats, refs_.narrow(0, start, len), r_stats);
-      const int64_t kept = best_keys.defined() ? best_keys.size(1) : 0;
-      if (kept > 0) keys = torch::cat({best_keys, keys}, 1);
+      torch::Tensor keys = buffer.narrow(1, kept, len);
+      Metric::RankKeys(keys, q, q_stats, refs_.narrow(0, start, len), r_stats);
+      if (kept > 0) buffer.narrow(1, 0, kept).copy_(best_keys);
       torch::Tensor pos;
-      std::tie(best_keys, pos) = keys.topk(std::min(kk, keys.size(1)), /*dim=*/1, /*largest=*/false, /*sorted=*/false);
+      std::tie(best_keys, pos) =
+          buffer.narrow(1, 0, kept + len).topk(std::min(kk, kept + len), /*dim=*/1, /*largest=*/false, /*sorted=*/false);
       torch::Tensor fresh = pos - kept + start;  // index of a reference of this block
       best_idx = kept > 0 ? torch::where(pos < kept, best_idx.gather(1, pos.clamp_max(kept - 1)), fresh) : fresh;
+      kept = best_keys.size(1);
     }
     return {best_keys, best_idx};
   }
 
-  // Exact float64 keys of q's rows against their candidates (len×kk), in
-  // chunks of (query, candidate) pairs.
-  torch::Tensor ExactKeys(const torch::Tensor& q, const torch::Tensor& cand, int64_t block_elements) const {
-    const int64_t pairs = cand.numel(), kk = cand.size(1);
-    const int64_t chunk = std::max<int64_t>(1, block_elements / dim());
-    torch::Tensor flat_cand = cand.reshape({-1});
-    torch::Tensor flat_rows = torch::arange(q.size(0), torch::kInt64).repeat_interleave(kk);
-    torch::Tensor keys = torch::empty({pairs}, torch::kFloat64);
-    for (int64_t start = 0; start < pairs; start += chunk) {
-      const int64_t len = std::min(chunk, pairs - start);
-      torch::Tensor a = q.index_select(0, flat_rows.narrow(0, start, len));
-      torch::Tensor b = refs_.index_select(0, flat_cand.narrow(0, start, len));
-      keys.narrow(0, start, len).copy_(Metric::ExactKeys(a, b));
-    }
-    return keys.view({q.size(0), kk});
+  // Exact float64 keys of q's rows against their candidates (len×kk).
+  torch::Tensor ExactKeys(const torch::Tensor& q, const torch::Tensor& cand) const {
+    const int64_t rows = cand.size(0), kk = cand.size(1), d = dim();
+    torch::Tensor c = cand.contiguous();
+    torch::Tensor keys = torch::empty({rows, kk}, torch::kFloat64);
+    const float* qp = q.data_ptr<float>();
+    const float* rp = refs_.data_ptr<float>();
+    const int64_t* cp = c.data_ptr<int64_t>();
+    double* kp = keys.data_ptr<double>();
+    at::parallel_for(0, rows * kk, std::max<int64_t>(1, 32768 / d), [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) kp[p] = Metric::ExactKey(qp + (p / kk) * d, rp + cp[p] * d, d);
+    });
+    return keys;
   }
 
   torch::Tensor refs_;   // float32 N×D

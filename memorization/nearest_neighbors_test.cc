@@ -86,7 +86,6 @@ NearestNeighborsOptions SmallBlocks(int64_t k) {
   o.query_block = 7;       // several query blocks, the last one partial
   o.reference_block = 33;  // several reference blocks, the last one partial
   o.candidates = k + 1;    // few candidates: ties force the widening pass
-  o.exact_block_elements = 500;
   return o;
 }
 

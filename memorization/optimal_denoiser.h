@@ -132,26 +132,35 @@ class EmpiricalOptimalDenoiser {
     }
   }
 
+  // The streaming log-sum-exp over blocks of training points. The logits of
+  // a block are written into one buffer reused across blocks (by the GEMM
+  // itself), as are the gathered rows of a class subset.
   torch::Tensor DenoiseBlock(const torch::Tensor& x, const torch::Tensor& inv, const torch::Tensor& subset) const {
     const int64_t b = x.size(0);
     const int64_t n = subset.defined() ? subset.size(0) : size();
+    const int64_t block = std::min(options_.reference_block, n);
     torch::Tensor neg_inv = inv.neg().unsqueeze(1);
     torch::Tensor m = torch::full({b, 1}, -std::numeric_limits<float>::infinity(), torch::kFloat32);
     torch::Tensor s = torch::zeros({b, 1}, torch::kFloat32);
     torch::Tensor acc = torch::zeros({b, dim()}, torch::kFloat32);
-    for (int64_t start = 0; start < n; start += options_.reference_block) {
-      const int64_t len = std::min(options_.reference_block, n - start);
+    torch::Tensor logit_buffer = torch::empty({b, block}, torch::kFloat32);
+    torch::Tensor row_buffer = subset.defined() ? torch::empty({block, dim()}, torch::kFloat32) : torch::Tensor();
+    for (int64_t start = 0; start < n; start += block) {
+      const int64_t len = std::min(block, n - start);
       torch::Tensor y, y_norms;
       if (subset.defined()) {
         torch::Tensor ids = subset.narrow(0, start, len);
-        y = train_.index_select(0, ids);
+        y = row_buffer.narrow(0, 0, len);
+        torch::index_select_out(y, train_, 0, ids);
         y_norms = norms_.index_select(0, ids);
       } else {
         y = train_.narrow(0, start, len);
         y_norms = norms_.narrow(0, start, len);
       }
       // logits = −(‖y‖² − 2x·y) / 2σ²  (B×len)
-      torch::Tensor logits = torch::addmm(y_norms.unsqueeze(0), x, y.t(), /*beta=*/1, /*alpha=*/-2).mul_(neg_inv);
+      torch::Tensor logits = logit_buffer.narrow(1, 0, len);
+      torch::addmm_out(logits, y_norms.unsqueeze(0), x, y.t(), /*beta=*/1, /*alpha=*/-2);
+      logits.mul_(neg_inv);
       torch::Tensor m_new = torch::maximum(m, std::get<0>(logits.max(1, /*keepdim=*/true)));
       torch::Tensor rescale = (m - m_new).exp_();  // 0 on the first block (m = −∞)
       torch::Tensor w = logits.sub_(m_new).exp_();
