@@ -5,7 +5,10 @@
 // float64 N×C×H×W state. The counter `x_pass` is the step time in units of
 // that pass (sum over iterations of step time / sum of pass time), i.e. how
 // many memory passes the sampler spends per step outside the network;
-// `pass_ms` is the baseline's own time.
+// `pass_ms` is the baseline's own time. `x_inplace` divides by an in-place
+// pass instead (x *= 1, no allocation): the two differ by what a fresh
+// state-sized allocation costs (page faults), which on a loaded 2-core
+// sandbox can exceed the arithmetic by 10–100× and dominates a step.
 //
 // Lower bound for reference: an Euler step reads/writes the state about 5
 // times (cast to float32, the denoiser's pass, cast back, slope, update);
@@ -51,6 +54,14 @@ torch::Tensor State() {
   return torch::randn({kN, kC, kH, kW}, torch::kFloat64) * 10;
 }
 
+// The same pass in place: no allocation, so no page faults.
+void BM_Baseline_InPlacePass(benchmark::State& state) {
+  torch::Tensor x = State();
+  for (auto _ : state) x.mul_(1.0);
+  state.SetBytesProcessed(state.iterations() * x.numel() * 8 * 2);
+}
+BENCHMARK(BM_Baseline_InPlacePass)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void BM_Baseline_ElementwisePass(benchmark::State& state) {
   torch::Tensor x = State();
   for (auto _ : state) {
@@ -75,10 +86,13 @@ void BM_Step(benchmark::State& state) {
   torch::Tensor x = State();
   // The baseline pass is timed inside the same loop, right after each step,
   // so both see the same machine load; only the step counts as the time.
-  double step_total = 0, pass_total = 0;
+  double step_total = 0, pass_total = 0, inplace_total = 0;
+  torch::Tensor buffer = x.clone();
+  // Steady state of Sample(): buffers reused from step to step.
+  typename EdmSampler<Solver, EdmRhoSteps>::Workspace workspace;
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
-    torch::Tensor y = sampler.Step(d, x, 5, torch::Tensor(), &noise);
+    torch::Tensor y = sampler.Step(d, x, 5, torch::Tensor(), &noise, &workspace);
     benchmark::DoNotOptimize(y.data_ptr());
     const double step = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     y = torch::Tensor();
@@ -86,10 +100,14 @@ void BM_Step(benchmark::State& state) {
     torch::Tensor z = x * 2;
     benchmark::DoNotOptimize(z.data_ptr());
     pass_total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    start = std::chrono::steady_clock::now();
+    buffer.mul_(1.0);
+    inplace_total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     step_total += step;
     state.SetIterationTime(step);
   }
   state.counters["x_pass"] = step_total / pass_total;
+  state.counters["x_inplace"] = step_total / inplace_total;
   state.counters["pass_ms"] = pass_total / state.iterations() * 1e3;
   state.counters["threads"] = at::get_num_threads();
 }

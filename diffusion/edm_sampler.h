@@ -49,17 +49,18 @@
 namespace diffmem {
 namespace diffusion {
 
-// Solver policies. Advance() takes one step from (x̂, t̂) to t_next given the
-// slope d = (x̂ − D(x̂;t̂))/t̂ there; `slope(x, t)` evaluates the ODE again and
-// returns a fresh tensor. Temporaries are few and updated in place: at
-// batch scale each float64 state-sized allocation costs about as much as an
-// elementwise pass (benchmarks/sampler_benchmark.cc).
+// Solver policies. Advance() takes one step from (x̂, t̂) to t_next, writing
+// x_next into `out`, given the slope d = (x̂ − D(x̂;t̂))/t̂ at the start;
+// `slope(x, t, into)` evaluates the ODE again into a buffer, and `scratch`
+// is a state-sized buffer the solver may use. Buffers are reused across
+// steps: at batch scale a fresh state-sized allocation costs far more than
+// the arithmetic (benchmarks/sampler_benchmark.cc).
 struct EulerSolver {
   static constexpr int kOrder = 1;
   template <class Slope>
-  static torch::Tensor Advance(const torch::Tensor& x_hat, double t_hat, double t_next,
-                               const torch::Tensor& d_cur, Slope&& /*slope*/) {
-    return torch::add(x_hat, d_cur, t_next - t_hat);
+  static void Advance(const torch::Tensor& x_hat, double t_hat, double t_next, const torch::Tensor& d_cur,
+                      Slope&& /*slope*/, torch::Tensor& out, torch::Tensor& /*scratch*/) {
+    torch::add_out(out, x_hat, d_cur, t_next - t_hat);
   }
 };
 
@@ -68,13 +69,13 @@ struct HeunSolver {
   // The trapezoidal correction is skipped on the final step to σ = 0, where
   // the slope is undefined (Algorithm 2, line 9).
   template <class Slope>
-  static torch::Tensor Advance(const torch::Tensor& x_hat, double t_hat, double t_next,
-                               const torch::Tensor& d_cur, Slope&& slope) {
-    torch::Tensor x_next = torch::add(x_hat, d_cur, t_next - t_hat);
-    if (t_next == 0) return x_next;
-    torch::Tensor d_mean = slope(x_next, t_next);  // a fresh tensor: updated in place
-    d_mean.add_(d_cur).mul_(0.5);
-    return torch::add(x_hat, d_mean, t_next - t_hat);
+  static void Advance(const torch::Tensor& x_hat, double t_hat, double t_next, const torch::Tensor& d_cur,
+                      Slope&& slope, torch::Tensor& out, torch::Tensor& scratch) {
+    torch::add_out(out, x_hat, d_cur, t_next - t_hat);
+    if (t_next == 0) return;
+    slope(out, t_next, scratch);
+    scratch.add_(d_cur).mul_(0.5);
+    torch::add_out(out, x_hat, scratch, t_next - t_hat);
   }
 };
 
@@ -142,6 +143,14 @@ class EdmSampler {
     return t;
   }
 
+  // Buffers reused across the steps of one batch (state-sized float64 and
+  // float32 tensors); sized on first use, resized when the batch changes.
+  class Workspace {
+   private:
+    friend class EdmSampler;
+    torch::Tensor state_a, state_b, x_hat, d_cur, d_prime, x32;
+  };
+
   // Samples from standard-normal `latents` (N×C×H×W, on the device the
   // denoiser works on). `noise` supplies the churn noise (one generator per
   // sample); it may be null when S_churn = 0. Returns float32 N×C×H×W.
@@ -152,9 +161,10 @@ class EdmSampler {
                   "denoiser must be callable as d(x, sigma, labels) -> torch::Tensor (see denoiser.h)");
     torch::NoGradGuard no_grad;
     const std::vector<double> t = SigmasFor(denoiser);
+    Workspace workspace;
     torch::Tensor x = latents.to(torch::kFloat64) * t[0];
     for (int i = 0; i < num_steps(); ++i) {
-      x = StepBetween(denoiser, x, t[i], t[i + 1], labels, noise);
+      x = StepBetween(denoiser, x, t[i], t[i + 1], labels, noise, workspace);
       if (callback) callback(i, t[i + 1]);
     }
     return x.to(torch::kFloat32);
@@ -173,20 +183,38 @@ class EdmSampler {
   }
 
   // Step i alone: x_i (float64, at σ = SigmasFor(denoiser)[i]) → x_{i+1}.
+  // x_cur is only read. Without a workspace the result is a fresh tensor;
+  // with one it is a workspace buffer, overwritten by the step after next
+  // (steps alternate between two buffers), so clone() it to keep it.
   template <class D>
   torch::Tensor Step(D& denoiser, const torch::Tensor& x_cur, int i, const torch::Tensor& labels,
-                     PerSeedNoise* noise) const {
+                     PerSeedNoise* noise, Workspace* workspace = nullptr) const {
     if (i < 0 || i >= num_steps()) throw std::out_of_range("EdmSampler::Step: step index out of range");
     torch::NoGradGuard no_grad;
     const std::vector<double> t = SigmasFor(denoiser);
-    return StepBetween(denoiser, x_cur, t[i], t[i + 1], labels, noise);
+    Workspace local;
+    return StepBetween(denoiser, x_cur, t[i], t[i + 1], labels, noise, workspace ? *workspace : local);
   }
 
  private:
+  static void Fit(torch::Tensor& buffer, const torch::Tensor& like, torch::ScalarType dtype) {
+    if (!buffer.defined() || buffer.sizes() != like.sizes() || buffer.device() != like.device()) {
+      buffer = torch::empty(like.sizes(), like.options().dtype(dtype));
+    }
+  }
+
   // Algorithm 2, lines 4–10: churn up to t̂, then one solver step to t_next.
   template <class D>
   torch::Tensor StepBetween(D& denoiser, const torch::Tensor& x_cur, double t_cur, double t_next,
-                            const torch::Tensor& labels, PerSeedNoise* noise) const {
+                            const torch::Tensor& labels, PerSeedNoise* noise, Workspace& ws) const {
+    if (x_cur.scalar_type() != torch::kFloat64) throw std::invalid_argument("EdmSampler: state must be float64");
+    // The result goes to whichever state buffer x_cur is not.
+    torch::Tensor& out = x_cur.is_same(ws.state_a) ? ws.state_b : ws.state_a;
+    Fit(out, x_cur, torch::kFloat64);
+    Fit(ws.d_cur, x_cur, torch::kFloat64);
+    if (Solver::kOrder == 2) Fit(ws.d_prime, x_cur, torch::kFloat64);
+    Fit(ws.x32, x_cur, torch::kFloat32);
+
     const double gamma = (options_.s_min <= t_cur && t_cur <= options_.s_max)
                              ? std::min(options_.s_churn / num_steps(), std::sqrt(2.0) - 1)
                              : 0.0;
@@ -198,16 +226,20 @@ class EdmSampler {
       }
       t_hat = RoundSigma(denoiser, t_cur + gamma * t_cur);
       torch::Tensor eps = noise->Randn(x_cur.sizes().slice(1), x_cur.options());
-      x_hat = torch::add(x_cur, eps, std::sqrt(t_hat * t_hat - t_cur * t_cur) * options_.s_noise);
+      Fit(ws.x_hat, x_cur, torch::kFloat64);
+      torch::add_out(ws.x_hat, x_cur, eps, std::sqrt(t_hat * t_hat - t_cur * t_cur) * options_.s_noise);
+      x_hat = ws.x_hat;
     }
-    // (x − D(x;σ))/σ, computed as (D − x)/(−σ) in a private float64 copy of D.
-    auto slope = [&](const torch::Tensor& x, double sigma) {
+    // into ← (x − D(x;σ))/σ, computed as (D − x)/(−σ).
+    auto slope = [&](const torch::Tensor& x, double sigma, torch::Tensor& into) {
       torch::Tensor s = torch::full({x.size(0)}, sigma, x.options().dtype(torch::kFloat32));
-      torch::Tensor denoised = denoiser(x.to(torch::kFloat32), s, labels)
-                                   .to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true);
-      return denoised.sub_(x).div_(-sigma);
+      ws.x32.copy_(x);
+      into.copy_(denoiser(ws.x32, s, labels));
+      into.sub_(x).div_(-sigma);
     };
-    return Solver::Advance(x_hat, t_hat, t_next, slope(x_hat, t_hat), slope);
+    slope(x_hat, t_hat, ws.d_cur);
+    Solver::Advance(x_hat, t_hat, t_next, ws.d_cur, slope, out, ws.d_prime);
+    return out;
   }
 
   SamplerOptions options_;

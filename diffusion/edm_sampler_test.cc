@@ -209,6 +209,33 @@ TEST(EdmSamplerTest, StepMatchesSample) {
   EXPECT_THROW(sampler.Step(data, x, 5, torch::Tensor(), nullptr), std::out_of_range);
 }
 
+// Steps through a reused workspace (alternating buffers), with churn, equal
+// the fresh-tensor steps and Sample, and never write their input.
+TEST(EdmSamplerTest, WorkspaceStepsMatchFreshSteps) {
+  const GaussianDenoiser data = MakeData();
+  SamplerOptions o;
+  o.num_steps = 6;
+  o.s_churn = 5;
+  EdmSampler<HeunSolver, EdmRhoSteps> sampler(o);
+  PerSeedNoise n1({4, 5, 6}), n2({4, 5, 6}), n3({4, 5, 6});
+  torch::Tensor z = n1.Randn({2, 2, 2});
+  n2.Randn({2, 2, 2});  // every stream starts past the latents
+  n3.Randn({2, 2, 2});
+  torch::Tensor fresh = z.to(torch::kFloat64) * sampler.sigmas()[0];
+  torch::Tensor reused = fresh.clone(), input_copy = fresh.clone(), input = fresh;
+  EdmSampler<HeunSolver, EdmRhoSteps>::Workspace ws;
+  for (int i = 0; i < 6; ++i) {
+    torch::Tensor before = reused.clone();
+    fresh = sampler.Step(data, fresh, i, torch::Tensor(), &n1);
+    torch::Tensor next = sampler.Step(data, reused, i, torch::Tensor(), &n2, &ws);
+    EXPECT_TRUE(torch::equal(reused, before)) << i;  // input untouched
+    EXPECT_TRUE(torch::equal(next, fresh)) << i;
+    reused = next;
+  }
+  EXPECT_TRUE(torch::equal(input, input_copy));
+  EXPECT_TRUE(torch::equal(fresh.to(torch::kFloat32), sampler.Sample(data, z, torch::Tensor(), &n3)));
+}
+
 }  // namespace
 }  // namespace diffusion
 }  // namespace diffmem
