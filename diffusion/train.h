@@ -1,0 +1,657 @@
+// The training loop: Trainer<Precond, Net> trains a NETWORK under a
+// preconditioner with EDM's denoising loss, keeps an EMA copy, and manages a
+// run directory; TrainNetwork() is the one-call form for the UNets of a
+// NetworkConfig (what //tools:train and the EMM study call).
+//
+// A run directory holds
+//   config.json     the full configuration (network, training, data, data set
+//                   fingerprint, parameter count, total steps)
+//   loss.csv        step,kimg,loss,lr,images_per_s,wall_s (one row per log interval,
+//                   loss averaged over the interval)
+//   checkpoint.pt   the latest checkpoint (diffusion/checkpoint.h), written
+//                   atomically every checkpoint_every steps, at the end and on
+//                   an early stop
+//   result.json     written when the run ends (finished or stopped early)
+// Resuming (resume = true) continues bit for bit: the data order is a pure
+// function of (seed, images seen), and the loss-noise and dropout generators'
+// states are in the checkpoint. Without resume an existing run directory is
+// an error (nothing is overwritten). A non-finite loss stops the run with an
+// error before the optimizer step; the last checkpoint stays as it was.
+//
+// Data order: epoch e visits the images in the order of a Fisher–Yates
+// permutation drawn from std::mt19937_64 seeded by seed_seq{seed, e} (fixed by
+// the C++ standard); batches run across epoch boundaries.
+//
+// Callbacks: `progress` every log_every steps and at the end; `hook` every
+// hook_every steps with the current networks as type-erased DENOISERs (raw
+// weights and EMA, both in eval mode, no grad) — the EMM study samples and
+// scores there and returns TrainControl::kStop to end the run early.
+//
+// Example:
+//   using namespace diffmem::diffusion;
+//   NetworkConfig net;  net.unet = UNetOptions(16, 1, 1).model_channels(32).channel_mult({1, 2});
+//   TrainOptions t;     t.steps = 2000;  t.ema_beta = 0.99;  t.lr = 1e-3;
+//   TrainCallbacks cb;
+//   cb.progress = [](const TrainProgress& p) { std::fprintf(stderr, "%s\n", FormatProgress(p).c_str()); };
+//   cb.hook_every = 250;
+//   cb.hook = [&](const TrainProgress& p, TrainedModels& m) {
+//     torch::Tensor x = EdmSampler<>().SampleFromSeeds(m.ema, seeds, {1, 16, 16}, {}, m.device);
+//     return Score(x) > 0.9 ? TrainControl::kStop : TrainControl::kContinue;
+//   };
+//   absl::StatusOr<TrainResult> r = TrainNetwork(net, dataset, t, "runs/n32", /*resume=*/true, cb);
+
+#ifndef DIFFMEM_DIFFUSION_TRAIN_H_
+#define DIFFMEM_DIFFUSION_TRAIN_H_
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
+#include <torch/types.h>
+// clip_grad.h uses torch::Tensor without including its declaration.
+#include <torch/nn/utils/clip_grad.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "data/atomic_file.h"
+#include "data/dataset.h"
+#include "data/pixels.h"
+#include "data/subsets.h"
+#include "diffusion/checkpoint.h"
+#include "diffusion/denoiser.h"
+#include "diffusion/ema.h"
+#include "diffusion/loss.h"
+#include "diffusion/network.h"
+#include "diffusion/train_options.h"
+#include "diffusion/unet.h"
+#include "nlohmann/json.hpp"
+
+namespace diffmem {
+namespace diffusion {
+
+struct TrainProgress {
+  int64_t step = 0;         // optimizer steps done
+  int64_t total_steps = 0;
+  int64_t nimg = 0;         // training images seen
+  double loss = 0;          // mean loss over the steps since the last report
+  double lr = 0;            // learning rate of the last step
+  double images_per_s = 0;  // over the steps since the last report
+  double eta_s = 0;         // remaining steps at that rate
+  double wall_s = 0;        // seconds since this session started
+};
+
+// "step 1200/2000 (60.0%)  loss 12.345  1234 img/s  ETA 1m05s"
+inline std::string FormatProgress(const TrainProgress& p) {
+  const int64_t eta = static_cast<int64_t>(std::llround(p.eta_s));
+  const std::string eta_text = eta >= 3600 ? absl::StrFormat("%dh%02dm", eta / 3600, eta / 60 % 60)
+                                           : absl::StrFormat("%dm%02ds", eta / 60, eta % 60);
+  return absl::StrFormat("step %d/%d (%.1f%%)  loss %.4f  %.0f img/s  ETA %s", p.step, p.total_steps,
+                         100.0 * p.step / std::max<int64_t>(p.total_steps, 1), p.loss, p.images_per_s, eta_text);
+}
+
+// A DENOISER behind std::function, so callbacks need no template: also
+// forwards the σ range and round_sigma of the denoiser it wraps.
+struct AnyDenoiser {
+  std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)> fn;
+  double min_sigma = 0;
+  double max_sigma = INFINITY;
+  std::function<double(double)> round;
+
+  torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& sigma, const torch::Tensor& labels) const {
+    return fn(x, sigma, labels);
+  }
+  double sigma_min() const { return min_sigma; }
+  double sigma_max() const { return max_sigma; }
+  double round_sigma(double sigma) const { return round ? round(sigma) : sigma; }
+};
+
+// Wraps a Denoiser<Precond, Net>: evaluation runs without gradients.
+template <class Precond, class Net>
+AnyDenoiser MakeAnyDenoiser(Denoiser<Precond, Net> d) {
+  AnyDenoiser a;
+  a.min_sigma = d.sigma_min();
+  a.max_sigma = d.sigma_max();
+  a.round = [d](double s) { return d.round_sigma(s); };
+  a.fn = [d](const torch::Tensor& x, const torch::Tensor& sigma, const torch::Tensor& labels) {
+    torch::NoGradGuard no_grad;
+    return d(x, sigma, labels);
+  };
+  return a;
+}
+
+struct TrainedModels {
+  AnyDenoiser raw;  // the trained weights
+  AnyDenoiser ema;  // the moving average
+  torch::Device device = torch::kCPU;
+  const data::Dataset* dataset = nullptr;  // the training images (uint8, CPU)
+};
+
+enum class TrainControl { kContinue, kStop };
+
+struct TrainCallbacks {
+  std::function<void(const TrainProgress&)> progress;
+  int64_t hook_every = 0;  // steps between hook calls (0: never)
+  std::function<TrainControl(const TrainProgress&, TrainedModels&)> hook;
+};
+
+struct TrainResult {
+  int64_t steps = 0;          // steps done in total (this and earlier sessions)
+  int64_t total_steps = 0;    // steps the duration asks for
+  int64_t nimg = 0;
+  double last_loss = 0;       // mean loss of the last log interval (NaN if no step ran)
+  bool stopped_early = false; // the hook asked to stop
+  bool resumed = false;       // continued from a checkpoint
+  int64_t parameters = 0;
+  double wall_s = 0;          // this session
+};
+
+// Files of a run directory.
+inline std::string RunConfigPath(const std::string& run_dir) { return run_dir + "/config.json"; }
+inline std::string RunCheckpointPath(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
+inline std::string RunLossLogPath(const std::string& run_dir) { return run_dir + "/loss.csv"; }
+inline std::string RunResultPath(const std::string& run_dir) { return run_dir + "/result.json"; }
+
+// ---- Data order ----
+
+// The order of epoch `epoch` over n images.
+inline std::vector<int64_t> EpochPermutation(uint64_t seed, int64_t epoch, int64_t n) {
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(epoch),
+                    static_cast<uint32_t>(static_cast<uint64_t>(epoch) >> 32)};
+  std::mt19937_64 rng(seq);
+  std::vector<int64_t> p(n);
+  for (int64_t i = 0; i < n; ++i) p[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = static_cast<int64_t>(data::UniformBelow(rng, static_cast<uint64_t>(i + 1)));
+    std::swap(p[i], p[j]);
+  }
+  return p;
+}
+
+// Indices of images nimg … nimg+batch−1 of the endless seeded stream.
+class DataOrder {
+ public:
+  DataOrder(uint64_t seed, int64_t n) : seed_(seed), n_(n) {}
+  torch::Tensor Batch(int64_t nimg, int64_t batch) {
+    torch::Tensor out = torch::empty({batch}, torch::kInt64);
+    int64_t* o = out.data_ptr<int64_t>();
+    for (int64_t k = 0; k < batch; ++k) {
+      const int64_t g = nimg + k, epoch = g / n_;
+      if (epoch != epoch_) {
+        perm_ = EpochPermutation(seed_, epoch, n_);
+        epoch_ = epoch;
+      }
+      o[k] = perm_[g % n_];
+    }
+    return out;
+  }
+
+ private:
+  uint64_t seed_;
+  int64_t n_;
+  int64_t epoch_ = -1;
+  std::vector<int64_t> perm_;
+};
+
+// FNV-1a over images and labels: tells a resumed run it sees the same data.
+inline std::string DatasetFingerprint(const data::Dataset& ds) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const torch::Tensor& t) {
+    torch::Tensor c = t.contiguous().cpu();
+    const auto* b = static_cast<const unsigned char*>(c.data_ptr());
+    const size_t bytes = c.numel() * c.element_size();
+    for (size_t i = 0; i < bytes; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  };
+  if (ds.images.defined()) mix(ds.images);
+  if (ds.labels.defined()) mix(ds.labels);
+  return absl::StrFormat("%016x", h);
+}
+
+inline nlohmann::json DatasetSummaryJson(const data::Dataset& ds) {
+  return nlohmann::json{{"source", ds.source},
+                        {"size", ds.size()},
+                        {"channels", ds.size() > 0 ? ds.channels() : 0},
+                        {"height", ds.size() > 0 ? ds.height() : 0},
+                        {"width", ds.size() > 0 ? ds.width() : 0},
+                        {"has_labels", ds.has_labels()},
+                        {"num_classes", ds.num_classes},
+                        {"fingerprint", DatasetFingerprint(ds)}};
+}
+
+namespace internal_train {
+
+inline std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(std::vector<torch::Tensor> params,
+                                                              const TrainOptions& t) {
+  if (t.optimizer == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(std::move(params), torch::optim::AdamWOptions(t.lr)
+                                                                        .betas({t.adam_beta1, t.adam_beta2})
+                                                                        .eps(t.adam_eps)
+                                                                        .weight_decay(t.weight_decay));
+  }
+  if (t.optimizer == "sgd") {
+    return std::make_unique<torch::optim::SGD>(
+        std::move(params), torch::optim::SGDOptions(t.lr).momentum(t.sgd_momentum).weight_decay(t.weight_decay));
+  }
+  return std::make_unique<torch::optim::Adam>(std::move(params), torch::optim::AdamOptions(t.lr)
+                                                                     .betas({t.adam_beta1, t.adam_beta2})
+                                                                     .eps(t.adam_eps)
+                                                                     .weight_decay(t.weight_decay));
+}
+
+// Which settings of a stored configuration differ from the new one (those
+// that would break a bit-exact resume); "" when compatible.
+inline std::string ResumeMismatch(const nlohmann::json& stored, const nlohmann::json& now) {
+  for (const auto& [key, value] : now.items()) {
+    if (key == "training" || key == "total_steps") continue;
+    if (!stored.contains(key) || stored.at(key) != value) {
+      return absl::StrCat("'", key, "' was ", stored.contains(key) ? stored.at(key).dump() : "absent", ", now ",
+                          value.dump());
+    }
+  }
+  const nlohmann::json& a = stored.contains("training") ? stored.at("training") : nlohmann::json::object();
+  for (const auto& [key, value] : now.at("training").items()) {
+    if (TrainOptionMayChangeOnResume(key)) continue;
+    if (!a.contains(key) || a.at(key) != value) {
+      return absl::StrCat("training '", key, "' was ", a.contains(key) ? a.at(key).dump() : "absent", ", now ",
+                          value.dump());
+    }
+  }
+  return "";
+}
+
+inline bool Exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
+}
+
+}  // namespace internal_train
+
+template <class Precond, class Net>
+class Trainer {
+  static_assert(IsNetwork<Net>::value, "Net must satisfy the NETWORK concept (diffusion/denoiser.h)");
+
+ public:
+  // `dataset`: uint8 images (labels passed to the net when defined);
+  // `config`: what config.json records besides "training", "dataset",
+  // "parameters" and "total_steps" (e.g. {"network": …, "data": …}).
+  Trainer(Net net, Precond precond, data::Dataset dataset, TrainOptions options, std::string run_dir,
+          nlohmann::json config = nlohmann::json::object())
+      : net_(std::move(net)),
+        precond_(std::move(precond)),
+        dataset_(std::move(dataset)),
+        options_(std::move(options)),
+        run_dir_(std::move(run_dir)),
+        config_(std::move(config)),
+        denoiser_(net_, precond_),
+        order_(options_.seed, std::max<int64_t>(dataset_.size(), 1)) {}
+
+  // Prepares the run directory: a new run (resume = false; the directory
+  // must not hold one) or the continuation of the checkpoint in it (resume =
+  // true; starts fresh when there is none yet).
+  absl::Status Start(bool resume) {
+    if (absl::Status s = ValidateTrainOptions(options_); !s.ok()) return s;
+    if (absl::Status s = data::ValidateDataset(dataset_); !s.ok()) return s;
+    if (dataset_.size() < 1) return absl::InvalidArgumentError(absl::StrCat(dataset_.source, ": no images to train on"));
+    std::string note;
+    absl::StatusOr<torch::Device> device = ResolveDevice(options_.device, &note);
+    if (!device.ok()) return device.status();
+    device_ = *device;
+    device_note_ = note;
+    total_steps_ = TotalSteps(options_, dataset_.size());
+    if (run_dir_.empty()) return absl::InvalidArgumentError("--out: a run directory is required");
+
+    net_->to(device_);
+    net_->train();
+    ema_ = std::make_unique<Ema<Net>>(net_);
+    ema_->model()->eval();
+    optimizer_ = internal_train::MakeOptimizer(net_->parameters(), options_);
+    images_ = dataset_.images.to(device_);
+    if (dataset_.has_labels()) labels_ = dataset_.labels.to(device_);
+    loss_gen_ = at::detail::createCPUGenerator(options_.seed ^ 0x6c6f7373ull);  // "loss"
+    torch::manual_seed(options_.seed ^ 0x64726f70ull);  // dropout stream ("drop"); init used options.seed
+
+    config_["training"] = TrainOptionsToJson(options_);
+    config_["dataset"] = DatasetSummaryJson(dataset_);
+    config_["parameters"] = NumParameters(*net_);
+    config_["total_steps"] = total_steps_;
+
+    std::error_code ec;
+    const std::string ckpt = RunCheckpointPath(run_dir_), cfg = RunConfigPath(run_dir_);
+    if (!resume) {
+      if (internal_train::Exists(ckpt) || internal_train::Exists(cfg)) {
+        return absl::AlreadyExistsError(absl::StrCat(run_dir_, ": already holds a run (", cfg,
+                                                     "); pass --resume to continue it or choose another --out"));
+      }
+    } else if (internal_train::Exists(cfg)) {
+      absl::StatusOr<std::string> text = data::ReadFileToString(cfg);
+      if (!text.ok()) return text.status();
+      const nlohmann::json stored = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+      if (stored.is_discarded()) return absl::DataLossError(absl::StrCat(cfg, ": not valid JSON"));
+      if (std::string why = internal_train::ResumeMismatch(stored, config_); !why.empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(run_dir_, ": cannot resume, the configuration changed: ", why));
+      }
+    }
+    std::filesystem::create_directories(run_dir_, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat(run_dir_, ": cannot create run directory: ", ec.message()));
+
+    if (resume && internal_train::Exists(ckpt)) {
+      absl::StatusOr<CheckpointState> st =
+          LoadCheckpoint(ckpt, *net_, ema_->model().ptr().get(), optimizer_.get(), device_);
+      if (!st.ok()) return st.status();
+      step_ = st->step;
+      nimg_ = st->nimg;
+      log_loss_sum_ = st->log_loss_sum;
+      log_steps_ = st->log_steps;
+      if (auto it = st->rng.find("loss"); it != st->rng.end()) loss_gen_.set_state(it->second);
+      if (auto it = st->rng.find("default"); it != st->rng.end()) {
+        at::Generator cpu = at::detail::getDefaultCPUGenerator();  // shares the global generator
+        cpu.set_state(it->second);
+      }
+      if (device_.is_cuda()) {
+        if (auto it = st->rng.find("device"); it != st->rng.end()) {
+          at::Generator gpu = at::globalContext().defaultGenerator(device_);
+          gpu.set_state(it->second);
+        }
+      }
+      resumed_ = true;
+      if (absl::Status s = TruncateLossLog(step_, /*drop_partial=*/step_ < total_steps_); !s.ok()) return s;
+    } else {
+      absl::Status s = data::WriteFileAtomically(RunLossLogPath(run_dir_), "step,kimg,loss,lr,images_per_s,wall_s\n");
+      if (!s.ok()) return s;
+    }
+    started_ = true;
+    return data::WriteFileAtomically(cfg, config_.dump(2) + "\n");
+  }
+
+  // Trains until the duration is reached or the hook says stop.
+  absl::StatusOr<TrainResult> Run(const TrainCallbacks& callbacks = TrainCallbacks()) {
+    if (!started_) return absl::FailedPreconditionError("Trainer::Run before Start");
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
+    auto since = [](Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); };
+    auto interval_start = t0;
+    int64_t interval_steps = 0;  // for the image rate (this session)
+    double last_loss = NAN, lr = 0;
+    TrainResult result;
+    result.resumed = resumed_;
+    result.parameters = NumParameters(*net_);
+    std::FILE* log = std::fopen(RunLossLogPath(run_dir_).c_str(), "a");
+    if (log == nullptr) return absl::UnavailableError(absl::StrCat(RunLossLogPath(run_dir_), ": cannot append"));
+    struct Closer {
+      std::FILE* f;
+      ~Closer() { std::fclose(f); }
+    } closer{log};
+
+    while (step_ < total_steps_) {
+      const int64_t batch = options_.batch_size;
+      absl::StatusOr<double> step_loss = Step();
+      if (!step_loss.ok()) return step_loss.status();
+      const double value = *step_loss;
+      lr = last_lr_;
+      log_loss_sum_ += value;
+      ++log_steps_;
+      ++interval_steps;
+      bool stop = false;
+      if (callbacks.hook && callbacks.hook_every > 0 && step_ % callbacks.hook_every == 0) {
+        TrainProgress p = last_progress_;
+        p.step = step_;
+        p.total_steps = total_steps_;
+        p.nimg = nimg_;
+        p.wall_s = since(t0);
+        TrainedModels models = Models();
+        net_->eval();
+        stop = callbacks.hook(p, models) == TrainControl::kStop;
+        net_->train();
+      }
+      // A row every log_every steps; a partial row when the session ends
+      // (its steps stay in the running sum, so a resumed run logs the same
+      // rows as an uninterrupted one).
+      const bool last = step_ == total_steps_;
+      const bool regular = step_ % options_.log_every == 0;
+      if (regular || last || stop) {
+        const double dt = since(interval_start);
+        TrainProgress p;
+        p.step = step_;
+        p.total_steps = total_steps_;
+        p.nimg = nimg_;
+        p.loss = last_loss = log_loss_sum_ / log_steps_;
+        p.lr = lr;
+        p.images_per_s = dt > 0 ? interval_steps * batch / dt : 0;
+        p.eta_s = interval_steps > 0 ? dt / interval_steps * (total_steps_ - step_) : 0;
+        p.wall_s = since(t0);
+        std::fprintf(log, "%lld,%.3f,%.6g,%.6g,%.1f,%.2f\n", static_cast<long long>(step_), nimg_ / 1000.0, p.loss,
+                     lr, p.images_per_s, p.wall_s);
+        std::fflush(log);
+        last_progress_ = p;
+        if (callbacks.progress) callbacks.progress(p);
+        interval_start = Clock::now();
+        interval_steps = 0;
+        if (regular) {
+          log_loss_sum_ = 0;
+          log_steps_ = 0;
+        }
+      }
+      if (stop || last || (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0)) {
+        if (absl::Status s = WriteCheckpoint(); !s.ok()) return s;
+      }
+      if (stop) {
+        result.stopped_early = true;
+        break;
+      }
+    }
+    result.steps = step_;
+    result.total_steps = total_steps_;
+    result.nimg = nimg_;
+    result.last_loss = last_loss;
+    result.wall_s = since(t0);
+    if (step_ >= total_steps_ && !internal_train::Exists(RunCheckpointPath(run_dir_))) {
+      if (absl::Status s = WriteCheckpoint(); !s.ok()) return s;  // resumed at the end already
+    }
+    const nlohmann::json r = {{"steps", result.steps},       {"total_steps", result.total_steps},
+                              {"nimg", result.nimg},         {"last_loss", std::isfinite(last_loss) ? last_loss : 0.0},
+                              {"stopped_early", result.stopped_early}, {"wall_s", result.wall_s}};
+    if (absl::Status s = data::WriteFileAtomically(RunResultPath(run_dir_), r.dump(2) + "\n"); !s.ok()) return s;
+    return result;
+  }
+
+  // One optimizer step on the next batch of the seeded stream (forward,
+  // backward, optional clipping, optimizer, EMA); returns the batch loss.
+  // Run() calls this; exposed for benchmarks and custom loops.
+  absl::StatusOr<double> Step() {
+    if (!started_) return absl::FailedPreconditionError("Trainer::Step before Start");
+    const int64_t batch = options_.batch_size;
+    torch::Tensor idx = order_.Batch(nimg_, batch).to(device_);
+    torch::Tensor x = data::PixelsToFloat(images_.index_select(0, idx));
+    torch::Tensor y = labels_.defined() ? labels_.index_select(0, idx) : torch::Tensor();
+    optimizer_->zero_grad();
+    torch::Tensor loss = DenoisingLoss(denoiser_, x, y, loss_gen_);
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) {
+      return absl::AbortedError(absl::StrCat(
+          "training diverged: loss is ", value, " at step ", step_ + 1, "; the last good checkpoint ",
+          internal_train::Exists(RunCheckpointPath(run_dir_)) ? RunCheckpointPath(run_dir_) : "(none yet)",
+          " is kept. Try a lower --lr, a longer --lr_warmup_kimg or --grad_clip"));
+    }
+    loss.backward();
+    if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(net_->parameters(), options_.grad_clip);
+    double lr = options_.lr;
+    if (options_.lr_warmup_kimg > 0) {
+      lr *= std::min(1.0, static_cast<double>(nimg_ + batch) / (options_.lr_warmup_kimg * 1000));
+    }
+    for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+    optimizer_->step();
+    if (options_.ema_beta > 0) {
+      ema_->Update(net_, options_.ema_beta);
+    } else {
+      ema_->UpdateHalfLife(net_, batch, nimg_, EmaHalfLife{options_.ema_halflife_kimg, options_.ema_rampup_ratio});
+    }
+    nimg_ += batch;
+    ++step_;
+    last_lr_ = lr;
+    return value;
+  }
+
+  // Writes checkpoint.pt now (atomically).
+  absl::Status WriteCheckpoint() {
+    CheckpointState st;
+    st.step = step_;
+    st.nimg = nimg_;
+    st.config_json = config_.dump();
+    st.log_loss_sum = log_loss_sum_;
+    st.log_steps = log_steps_;
+    st.rng["loss"] = loss_gen_.get_state();
+    st.rng["default"] = at::detail::getDefaultCPUGenerator().get_state();
+    if (device_.is_cuda()) st.rng["device"] = at::globalContext().defaultGenerator(device_).get_state();
+    return SaveCheckpoint(RunCheckpointPath(run_dir_), st, *net_, ema_->model().ptr().get(), optimizer_.get());
+  }
+
+  // Type-erased denoisers over the current raw and EMA weights.
+  TrainedModels Models() {
+    TrainedModels m;
+    m.raw = MakeAnyDenoiser(Denoiser<Precond, Net>(net_, precond_));
+    m.ema = MakeAnyDenoiser(Denoiser<Precond, Net>(ema_->model(), precond_));
+    m.device = device_;
+    m.dataset = &dataset_;
+    return m;
+  }
+
+  Net& net() { return net_; }
+  Net& ema_net() { return ema_->model(); }
+  const Precond& precond() const { return precond_; }
+  torch::Device device() const { return device_; }
+  // Why the device is what it is ("" unless auto fell back to the CPU).
+  const std::string& device_note() const { return device_note_; }
+  int64_t step() const { return step_; }
+  int64_t nimg() const { return nimg_; }
+  int64_t total_steps() const { return total_steps_; }
+  const nlohmann::json& config() const { return config_; }
+
+ private:
+  // Drops loss-log rows written after the checkpoint (an interrupted run).
+  // With drop_partial, also the session-end row at `step` when it is not a
+  // regular one (training goes on, and the running sum continues).
+  absl::Status TruncateLossLog(int64_t step, bool drop_partial) {
+    const std::string path = RunLossLogPath(run_dir_);
+    absl::StatusOr<std::string> text = data::ReadFileToString(path);
+    std::string kept = "step,kimg,loss,lr,images_per_s,wall_s\n";
+    if (text.ok()) {
+      bool header = true;
+      for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+        if (header) {
+          header = false;
+          continue;
+        }
+        int64_t s = 0;
+        const size_t comma = line.find(',');
+        if (comma == absl::string_view::npos || !absl::SimpleAtoi(line.substr(0, comma), &s) || s > step) continue;
+        if (drop_partial && s == step && s % options_.log_every != 0) continue;
+        absl::StrAppend(&kept, line, "\n");
+      }
+    }
+    return data::WriteFileAtomically(path, kept);
+  }
+
+  Net net_;
+  Precond precond_;
+  data::Dataset dataset_;
+  TrainOptions options_;
+  std::string run_dir_;
+  nlohmann::json config_;
+  Denoiser<Precond, Net> denoiser_;
+  DataOrder order_;
+  std::unique_ptr<Ema<Net>> ema_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  torch::Device device_ = torch::kCPU;
+  std::string device_note_;
+  torch::Tensor images_, labels_;
+  at::Generator loss_gen_;
+  int64_t step_ = 0, nimg_ = 0, total_steps_ = 0;
+  double last_lr_ = 0;
+  double log_loss_sum_ = 0;
+  int64_t log_steps_ = 0;
+  bool started_ = false, resumed_ = false;
+  TrainProgress last_progress_;
+};
+
+// Checks that a data set fits a network config: image shape, labels for a
+// conditional net (label_dim ≥ num_classes). Messages name the flags.
+inline absl::Status CheckDatasetForNetwork(const data::Dataset& ds, const NetworkConfig& c) {
+  if (absl::Status s = data::ValidateDataset(ds); !s.ok()) return s;
+  if (ds.size() < 1) return absl::InvalidArgumentError(absl::StrCat(ds.source, ": no images"));
+  const UNetOptions& o = c.unet;
+  if (ds.channels() != o.in_channels() || ds.height() != o.img_resolution() || ds.width() != o.img_resolution()) {
+    return absl::InvalidArgumentError(absl::StrCat(ds.source, ": images are ", ds.channels(), "×", ds.height(), "×",
+                                                   ds.width(), " but the network expects ", o.in_channels(), "×",
+                                                   o.img_resolution(), "×", o.img_resolution(),
+                                                   " (--resolution / channels)"));
+  }
+  if (o.label_dim() > 0) {
+    if (!ds.has_labels()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(ds.source, ": a class-conditional network (label_dim ", o.label_dim(), ") needs labels"));
+    }
+    if (ds.num_classes > o.label_dim()) {
+      return absl::InvalidArgumentError(absl::StrCat(ds.source, ": ", ds.num_classes,
+                                                     " classes do not fit label_dim ", o.label_dim()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Builds the config's UNet (parameters drawn after torch::manual_seed(seed))
+// and trains it in `run_dir`. Labels reach the network only when
+// label_dim > 0. `data_config` is recorded in config.json under "data".
+// `on_start` (optional) sees the trainer after Start, e.g. to print the
+// parameter count and the device.
+inline absl::StatusOr<TrainResult> TrainNetwork(
+    const NetworkConfig& network, const data::Dataset& dataset, const TrainOptions& options,
+    const std::string& run_dir, bool resume, const TrainCallbacks& callbacks = TrainCallbacks(),
+    const nlohmann::json& data_config = nlohmann::json::object(),
+    const std::function<void(int64_t parameters, torch::Device device, const std::string& device_note,
+                             int64_t step, int64_t total_steps)>& on_start = nullptr) {
+  if (absl::Status s = ValidateTrainOptions(options); !s.ok()) return s;
+  if (absl::Status s = CheckDatasetForNetwork(dataset, network); !s.ok()) return s;
+  absl::StatusOr<TrainResult> out = absl::InternalError("unreachable");
+  absl::Status visited = VisitNetwork(network, [&](auto spec, auto precond) -> absl::Status {
+    using Spec = typename decltype(spec)::type;
+    using Precond = typename decltype(precond)::type;
+    torch::manual_seed(options.seed);
+    UNet<Spec> net(network.unet);
+    data::Dataset ds = dataset;
+    if (network.unet.label_dim() == 0) ds = data::WithoutLabels(ds);
+    nlohmann::json config = {{"network", NetworkConfigToJson(network)}, {"data", data_config}};
+    Trainer<Precond, UNet<Spec>> trainer(net, Precond(), std::move(ds), options, run_dir, std::move(config));
+    if (absl::Status s = trainer.Start(resume); !s.ok()) return s;
+    if (on_start) {
+      on_start(NumParameters(*net), trainer.device(), trainer.device_note(), trainer.step(), trainer.total_steps());
+    }
+    out = trainer.Run(callbacks);
+    return out.status();
+  });
+  if (!visited.ok()) return visited;
+  return out;
+}
+
+}  // namespace diffusion
+}  // namespace diffmem
+
+#endif  // DIFFMEM_DIFFUSION_TRAIN_H_

@@ -1,0 +1,182 @@
+// What a training run is told, apart from the network and the data:
+// optimizer, learning rate and warm-up, weight decay, gradient clipping,
+// duration (steps, kimg or epochs), EMA (fixed β or EDM half-life), seed,
+// checkpoint and log intervals, device. Validation with errors that name the
+// flag of the same name, JSON for config.json, the step count a duration
+// means for a data set of N images, and the device choice.
+//
+// Example:
+//   diffmem::diffusion::TrainOptions t;
+//   t.batch_size = 64; t.lr = 1e-3; t.steps = 2000; t.ema_beta = 0.99;
+//   if (absl::Status s = ValidateTrainOptions(t); !s.ok()) return s;
+//   int64_t steps = TotalSteps(t, /*dataset_size=*/32);          // 2000
+//   std::string note;
+//   absl::StatusOr<torch::Device> dev = ResolveDevice("auto", &note);  // CUDA if LibTorch has it
+
+#ifndef DIFFMEM_DIFFUSION_TRAIN_OPTIONS_H_
+#define DIFFMEM_DIFFUSION_TRAIN_OPTIONS_H_
+
+#include <torch/cuda.h>
+#include <torch/types.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace diffmem {
+namespace diffusion {
+
+struct TrainOptions {
+  int64_t batch_size = 64;
+  std::string optimizer = "adam";  // adam | adamw | sgd
+  double lr = 2e-4;
+  double lr_warmup_kimg = 0;       // lr ramps linearly over the first this many kimg (0: none)
+  double weight_decay = 0;         // adam: L2 added to the gradient; adamw: decoupled; sgd: L2
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_eps = 1e-8;
+  double sgd_momentum = 0.9;
+  double grad_clip = 0;            // max global L2 norm of the gradient (0: off)
+  // Duration: exactly one of these is > 0.
+  int64_t steps = 0;
+  double kimg = 0;
+  double epochs = 0;
+  // EMA: a fixed β per step when ema_beta > 0, else EDM's half-life rule.
+  double ema_beta = 0;
+  double ema_halflife_kimg = 500;
+  double ema_rampup_ratio = 0.05;  // ≤ 0: no ramp-up
+  uint64_t seed = 0;               // initialisation, data order, noise, dropout
+  int64_t checkpoint_every = 1000; // steps between checkpoints (0: only at the end)
+  int64_t log_every = 100;         // steps between loss-log rows and progress reports
+  std::string device = "auto";     // auto | cpu | cuda
+};
+
+// Checks each field; messages start with the flag of the same name.
+inline absl::Status ValidateTrainOptions(const TrainOptions& t) {
+  auto bad = [](const char* flag, const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", why));
+  };
+  if (t.batch_size < 1) return bad("batch", absl::StrCat("must be >= 1, got ", t.batch_size));
+  if (t.optimizer != "adam" && t.optimizer != "adamw" && t.optimizer != "sgd") {
+    return bad("optimizer", absl::StrCat("'", t.optimizer, "': expected adam, adamw or sgd"));
+  }
+  if (!(t.lr > 0) || !std::isfinite(t.lr)) return bad("lr", absl::StrCat("must be positive, got ", t.lr));
+  if (!(t.lr_warmup_kimg >= 0)) return bad("lr_warmup_kimg", "must be >= 0");
+  if (!(t.weight_decay >= 0)) return bad("weight_decay", "must be >= 0");
+  if (!(t.adam_beta1 >= 0 && t.adam_beta1 < 1) || !(t.adam_beta2 >= 0 && t.adam_beta2 < 1)) {
+    return bad("adam_betas", "must be in [0, 1)");
+  }
+  if (!(t.adam_eps > 0)) return bad("adam_eps", "must be positive");
+  if (!(t.sgd_momentum >= 0 && t.sgd_momentum < 1)) return bad("sgd_momentum", "must be in [0, 1)");
+  if (!(t.grad_clip >= 0)) return bad("grad_clip", "must be >= 0");
+  const int durations = (t.steps > 0) + (t.kimg > 0) + (t.epochs > 0);
+  if (t.steps < 0 || t.kimg < 0 || t.epochs < 0 || durations != 1) {
+    return bad("steps", "give exactly one positive duration: --steps, --kimg or --epochs");
+  }
+  if (!(t.ema_beta >= 0 && t.ema_beta < 1)) return bad("ema_beta", absl::StrCat("must be in [0, 1), got ", t.ema_beta));
+  if (t.ema_beta == 0 && !(t.ema_halflife_kimg > 0)) {
+    return bad("ema_halflife_kimg", "must be positive (or set --ema_beta)");
+  }
+  if (t.checkpoint_every < 0) return bad("checkpoint_every", "must be >= 0");
+  if (t.log_every < 1) return bad("log_every", "must be >= 1");
+  if (t.device != "auto" && t.device != "cpu" && t.device != "cuda") {
+    return bad("device", absl::StrCat("'", t.device, "': expected auto, cpu or cuda"));
+  }
+  return absl::OkStatus();
+}
+
+// Optimizer steps for a data set of `dataset_size` images (duration rounded up).
+inline int64_t TotalSteps(const TrainOptions& t, int64_t dataset_size) {
+  if (t.steps > 0) return t.steps;
+  const double images = t.kimg > 0 ? t.kimg * 1000 : t.epochs * static_cast<double>(dataset_size);
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(images / static_cast<double>(t.batch_size) - 1e-9)));
+}
+
+// "auto": CUDA when LibTorch has a usable GPU, else CPU (and `note` says
+// why); "cuda" without one is an error.
+inline absl::StatusOr<torch::Device> ResolveDevice(const std::string& flag, std::string* note = nullptr) {
+  const bool cuda = torch::cuda::is_available();
+  if (flag == "cpu") return torch::Device(torch::kCPU);
+  if (flag == "cuda" || flag == "auto") {
+    if (cuda) return torch::Device(torch::kCUDA, 0);
+    if (flag == "cuda") {
+      return absl::FailedPreconditionError(
+          "--device=cuda: this LibTorch build has no usable CUDA device (build against a CUDA LibTorch via "
+          "DIFFMEM_LIBTORCH, or use --device=cpu)");
+    }
+    if (note) *note = "no CUDA device available to LibTorch; training on the CPU";
+    return torch::Device(torch::kCPU);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--device: '", flag, "': expected auto, cpu or cuda"));
+}
+
+inline nlohmann::json TrainOptionsToJson(const TrainOptions& t) {
+  return nlohmann::json{{"batch_size", t.batch_size},
+                        {"optimizer", t.optimizer},
+                        {"lr", t.lr},
+                        {"lr_warmup_kimg", t.lr_warmup_kimg},
+                        {"weight_decay", t.weight_decay},
+                        {"adam_beta1", t.adam_beta1},
+                        {"adam_beta2", t.adam_beta2},
+                        {"adam_eps", t.adam_eps},
+                        {"sgd_momentum", t.sgd_momentum},
+                        {"grad_clip", t.grad_clip},
+                        {"steps", t.steps},
+                        {"kimg", t.kimg},
+                        {"epochs", t.epochs},
+                        {"ema_beta", t.ema_beta},
+                        {"ema_halflife_kimg", t.ema_halflife_kimg},
+                        {"ema_rampup_ratio", t.ema_rampup_ratio},
+                        {"seed", t.seed},
+                        {"checkpoint_every", t.checkpoint_every},
+                        {"log_every", t.log_every},
+                        {"device", t.device}};
+}
+
+inline absl::StatusOr<TrainOptions> TrainOptionsFromJson(const nlohmann::json& j) {
+  TrainOptions t;
+  try {
+    t.batch_size = j.at("batch_size").get<int64_t>();
+    t.optimizer = j.at("optimizer").get<std::string>();
+    t.lr = j.at("lr").get<double>();
+    t.lr_warmup_kimg = j.at("lr_warmup_kimg").get<double>();
+    t.weight_decay = j.at("weight_decay").get<double>();
+    t.adam_beta1 = j.at("adam_beta1").get<double>();
+    t.adam_beta2 = j.at("adam_beta2").get<double>();
+    t.adam_eps = j.at("adam_eps").get<double>();
+    t.sgd_momentum = j.at("sgd_momentum").get<double>();
+    t.grad_clip = j.at("grad_clip").get<double>();
+    t.steps = j.at("steps").get<int64_t>();
+    t.kimg = j.at("kimg").get<double>();
+    t.epochs = j.at("epochs").get<double>();
+    t.ema_beta = j.at("ema_beta").get<double>();
+    t.ema_halflife_kimg = j.at("ema_halflife_kimg").get<double>();
+    t.ema_rampup_ratio = j.at("ema_rampup_ratio").get<double>();
+    t.seed = j.at("seed").get<uint64_t>();
+    t.checkpoint_every = j.at("checkpoint_every").get<int64_t>();
+    t.log_every = j.at("log_every").get<int64_t>();
+    t.device = j.at("device").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("training options: ", e.what()));
+  }
+  if (absl::Status s = ValidateTrainOptions(t); !s.ok()) return s;
+  return t;
+}
+
+// Fields that may differ when a run is resumed: how long, how often it
+// reports, where it runs. Everything else must match for a bit-exact resume.
+inline bool TrainOptionMayChangeOnResume(const std::string& key) {
+  return key == "steps" || key == "kimg" || key == "epochs" || key == "checkpoint_every" || key == "log_every" ||
+         key == "device";
+}
+
+}  // namespace diffusion
+}  // namespace diffmem
+
+#endif  // DIFFMEM_DIFFUSION_TRAIN_OPTIONS_H_

@@ -1,0 +1,284 @@
+#include "diffusion/train.h"
+
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "data/atomic_file.h"
+#include "data/idx.h"
+#include "data/pixels.h"
+#include "diffusion/checkpoint.h"
+#include "diffusion/edm_sampler.h"
+
+namespace diffmem {
+namespace diffusion {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string TempDir(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = std::string(base ? base : "/tmp") + "/train_test_" + name;
+  fs::remove_all(dir);
+  return dir;
+}
+
+// The first `n` Fashion-MNIST training images (class-balanced is not needed
+// here), cropped to 24×24 and area-averaged to 8×8.
+data::Dataset FashionMnist8x8(int64_t n) {
+  absl::StatusOr<data::Dataset> ds = data::ReadFashionMnist("train");
+  EXPECT_TRUE(ds.ok()) << ds.status();
+  data::Dataset out;
+  torch::Tensor x = ds->images.narrow(0, 0, n).narrow(2, 2, 24).narrow(3, 2, 24).to(torch::kFloat32);
+  out.images = torch::avg_pool2d(x, 3).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+  out.labels = ds->labels.narrow(0, 0, n).clone();
+  out.num_classes = 10;
+  out.source = "fashion-mnist[:" + std::to_string(n) + "] 8x8";
+  return out;
+}
+
+NetworkConfig TinyNet(int64_t label_dim = 0, double dropout = 0) {
+  NetworkConfig c;
+  c.unet = UNetOptions(8, 1, 1)
+               .model_channels(16)
+               .channel_mult({1, 2})
+               .num_blocks(1)
+               .attn_resolutions({})
+               .dropout(dropout)
+               .label_dim(label_dim);
+  return c;
+}
+
+class TrainTest : public ::testing::Test {
+ protected:
+  void SetUp() override { at::set_num_threads(1); }  // 2 threads crawl on a shared, loaded 2-core machine
+};
+
+// Loads one set of weights of a run's checkpoint into a fresh UNet.
+UNet<DdpmppSpec> LoadNet(const std::string& run_dir, const NetworkConfig& c, const std::string& which) {
+  UNet<DdpmppSpec> net(c.unet);
+  absl::Status s = LoadCheckpointWeights(RunCheckpointPath(run_dir), which, *net, torch::kCPU);
+  EXPECT_TRUE(s.ok()) << s;
+  return net;
+}
+
+bool SameParameters(const torch::nn::Module& a, const torch::nn::Module& b) {
+  auto pa = a.parameters(), pb = b.parameters();
+  if (pa.size() != pb.size()) return false;
+  for (size_t i = 0; i < pa.size(); ++i) {
+    if (!torch::equal(pa[i], pb[i])) return false;
+  }
+  return true;
+}
+
+// Loss-log rows without the timing columns.
+std::vector<std::string> LossRows(const std::string& run_dir) {
+  absl::StatusOr<std::string> text = data::ReadFileToString(RunLossLogPath(run_dir));
+  EXPECT_TRUE(text.ok());
+  std::vector<std::string> rows;
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> cols = absl::StrSplit(line, ',');
+    rows.push_back(absl::StrCat(cols[0], ",", cols[1], ",", cols[2], ",", cols[3]));
+  }
+  return rows;
+}
+
+TEST_F(TrainTest, DataOrderIsASeededPermutationPerEpoch) {
+  const std::vector<int64_t> p0 = EpochPermutation(5, 0, 50), p1 = EpochPermutation(5, 1, 50);
+  EXPECT_EQ(std::set<int64_t>(p0.begin(), p0.end()).size(), 50u);
+  EXPECT_EQ(*std::max_element(p0.begin(), p0.end()), 49);
+  EXPECT_NE(p0, p1);
+  EXPECT_EQ(p0, EpochPermutation(5, 0, 50));
+  EXPECT_NE(p0, EpochPermutation(6, 0, 50));
+  // Batches that straddle epochs: each epoch still visits every image once.
+  DataOrder order(5, 50);
+  std::vector<int64_t> stream;
+  for (int64_t nimg = 0; nimg < 150; nimg += 30) {
+    torch::Tensor b = order.Batch(nimg, 30);
+    stream.insert(stream.end(), b.data_ptr<int64_t>(), b.data_ptr<int64_t>() + 30);
+  }
+  for (int e = 0; e < 3; ++e) {
+    EXPECT_EQ(std::vector<int64_t>(stream.begin() + 50 * e, stream.begin() + 50 * (e + 1)),
+              EpochPermutation(5, e, 50));
+  }
+  // A fresh DataOrder (as after a resume) continues mid-epoch identically.
+  DataOrder resumed(5, 50);
+  torch::Tensor b = resumed.Batch(60, 30);
+  EXPECT_TRUE(std::equal(stream.begin() + 60, stream.begin() + 90, b.data_ptr<int64_t>()));
+}
+
+TEST_F(TrainTest, DurationInStepsKimgOrEpochs) {
+  TrainOptions t;
+  t.batch_size = 64;
+  t.steps = 10;
+  EXPECT_EQ(TotalSteps(t, 1000), 10);
+  t.steps = 0;
+  t.kimg = 1;  // 1000 images / 64 → 16 steps (rounded up)
+  EXPECT_EQ(TotalSteps(t, 5), 16);
+  t.kimg = 0;
+  t.epochs = 2;  // 2·100 / 64 → 4
+  EXPECT_EQ(TotalSteps(t, 100), 4);
+  t.steps = 3;  // two durations
+  EXPECT_FALSE(ValidateTrainOptions(t).ok());
+}
+
+TEST_F(TrainTest, OverfitsEightImagesAndSamplesReproduceThem) {
+  const data::Dataset ds = FashionMnist8x8(8);
+  const NetworkConfig net = TinyNet();
+  TrainOptions t;
+  t.batch_size = 16;
+  t.lr = 2e-3;
+  t.steps = 400;
+  t.ema_beta = 0.95;
+  t.log_every = 25;
+  t.checkpoint_every = 0;
+  t.seed = 3;
+  const std::string dir = TempDir("overfit");
+  std::vector<double> losses;
+  TrainCallbacks cb;
+  cb.progress = [&](const TrainProgress& p) { losses.push_back(p.loss); };
+  absl::StatusOr<TrainResult> r = TrainNetwork(net, ds, t, dir, /*resume=*/false, cb);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(losses.size(), 16u);
+  const double first = losses.front();
+  const double last = (losses[losses.size() - 1] + losses[losses.size() - 2]) / 2;
+  EXPECT_LT(last, 0.3 * first) << "first " << first << " last " << last;
+
+  // Sample with the EMA weights; score d(x, NN1)/d(x, NN2) < 1/3 directly.
+  UNet<DdpmppSpec> ema = LoadNet(dir, net, "ema");
+  ema->eval();
+  Denoiser<EdmPreconditioner, UNet<DdpmppSpec>> d(ema);
+  std::vector<uint64_t> seeds;
+  for (uint64_t s = 0; s < 32; ++s) seeds.push_back(s);
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = EdmSampler<>().SampleFromSeeds(d, seeds, {1, 8, 8}, torch::Tensor());
+  torch::Tensor train = data::PixelsToFloat(ds.images).reshape({8, -1}).to(torch::kFloat64);
+  torch::Tensor dist = torch::cdist(x.reshape({32, -1}).to(torch::kFloat64), train);  // 32×8
+  torch::Tensor two = std::get<0>(dist.topk(2, 1, /*largest=*/false));
+  const double memorized = (two.select(1, 0) / two.select(1, 1) < 1.0 / 3).to(torch::kFloat64).mean().item<double>();
+  EXPECT_GE(memorized, 0.5) << "memorized fraction " << memorized;
+}
+
+TEST_F(TrainTest, ResumeContinuesBitForBit) {
+  const data::Dataset ds = FashionMnist8x8(12);
+  const NetworkConfig net = TinyNet(/*label_dim=*/10, /*dropout=*/0.2);
+  TrainOptions t;
+  t.batch_size = 5;  // batches straddle epochs
+  t.lr = 1e-3;
+  t.lr_warmup_kimg = 0.02;
+  t.ema_beta = 0;    // EDM half-life with ramp-up (depends on nimg)
+  t.ema_halflife_kimg = 0.01;
+  t.log_every = 2;
+  t.checkpoint_every = 3;
+  t.seed = 11;
+  t.steps = 10;
+  const std::string straight = TempDir("straight"), split = TempDir("split");
+  ASSERT_TRUE(TrainNetwork(net, ds, t, straight, false).ok());
+  TrainOptions half = t;
+  half.steps = 5;
+  ASSERT_TRUE(TrainNetwork(net, ds, half, split, false).ok());
+  absl::StatusOr<TrainResult> r = TrainNetwork(net, ds, t, split, /*resume=*/true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->resumed);
+  EXPECT_EQ(r->steps, 10);
+  EXPECT_TRUE(SameParameters(*LoadNet(straight, net, "net"), *LoadNet(split, net, "net")));
+  EXPECT_TRUE(SameParameters(*LoadNet(straight, net, "ema"), *LoadNet(split, net, "ema")));
+  EXPECT_EQ(LossRows(straight), LossRows(split));
+  // The training did change the weights (the comparison is not vacuous).
+  torch::manual_seed(t.seed);
+  UNet<DdpmppSpec> init(net.unet);
+  EXPECT_FALSE(SameParameters(*init, *LoadNet(straight, net, "net")));
+}
+
+TEST_F(TrainTest, ExistingRunIsNotOverwrittenAndChangedConfigIsNotResumed) {
+  const data::Dataset ds = FashionMnist8x8(4);
+  const NetworkConfig net = TinyNet();
+  TrainOptions t;
+  t.batch_size = 4;
+  t.steps = 2;
+  t.ema_beta = 0.9;
+  const std::string dir = TempDir("exists");
+  ASSERT_TRUE(TrainNetwork(net, ds, t, dir, false).ok());
+  const std::string before = *data::ReadFileToString(RunCheckpointPath(dir));
+  absl::StatusOr<TrainResult> again = TrainNetwork(net, ds, t, dir, false);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists) << again.status();
+  TrainOptions other = t;
+  other.lr = 1e-2;
+  absl::StatusOr<TrainResult> changed = TrainNetwork(net, ds, other, dir, true);
+  EXPECT_EQ(changed.status().code(), absl::StatusCode::kFailedPrecondition) << changed.status();
+  EXPECT_NE(changed.status().message().find("lr"), std::string::npos);
+  EXPECT_EQ(*data::ReadFileToString(RunCheckpointPath(dir)), before);
+}
+
+TEST_F(TrainTest, DivergenceStopsWithErrorAndKeepsLastGoodCheckpoint) {
+  const data::Dataset ds = FashionMnist8x8(4);
+  const NetworkConfig net = TinyNet();
+  TrainOptions t;
+  t.batch_size = 4;
+  t.optimizer = "sgd";
+  t.sgd_momentum = 0;
+  t.lr = 1e30;  // the first update blows the weights up
+  t.steps = 5;
+  t.ema_beta = 0.9;
+  t.checkpoint_every = 1;
+  const std::string dir = TempDir("diverge");
+  absl::StatusOr<TrainResult> r = TrainNetwork(net, ds, t, dir, false);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kAborted) << r.status();
+  EXPECT_NE(r.status().message().find("diverged"), std::string::npos);
+  UNet<DdpmppSpec> fresh(net.unet);
+  absl::StatusOr<CheckpointState> st = LoadCheckpoint(RunCheckpointPath(dir), *fresh, nullptr, nullptr, torch::kCPU);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_GE(st->step, 1);
+  EXPECT_LT(st->step, 5);
+  for (const torch::Tensor& p : fresh->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}
+
+TEST_F(TrainTest, HookSeesModelsAndCanStopEarly) {
+  const data::Dataset ds = FashionMnist8x8(4);
+  const NetworkConfig net = TinyNet();
+  TrainOptions t;
+  t.batch_size = 4;
+  t.steps = 20;
+  t.ema_beta = 0.9;
+  t.checkpoint_every = 0;
+  const std::string dir = TempDir("hook");
+  TrainCallbacks cb;
+  cb.hook_every = 3;
+  std::vector<int64_t> calls;
+  cb.hook = [&](const TrainProgress& p, TrainedModels& m) {
+    calls.push_back(p.step);
+    torch::Tensor y = m.ema(torch::zeros({2, 1, 8, 8}), torch::full({2}, 1.0), {});
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 1, 8, 8}));
+    EXPECT_FALSE(y.requires_grad());
+    return p.step >= 6 ? TrainControl::kStop : TrainControl::kContinue;
+  };
+  absl::StatusOr<TrainResult> r = TrainNetwork(net, ds, t, dir, false, cb);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->stopped_early);
+  EXPECT_EQ(r->steps, 6);
+  EXPECT_EQ(calls, (std::vector<int64_t>{3, 6}));
+  UNet<DdpmppSpec> fresh(net.unet);
+  absl::StatusOr<CheckpointState> st = LoadCheckpoint(RunCheckpointPath(dir), *fresh, nullptr, nullptr, torch::kCPU);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->step, 6);
+  EXPECT_TRUE(fs::exists(RunResultPath(dir)));
+}
+
+TEST_F(TrainTest, ConditionalNetworkNeedsLabels) {
+  data::Dataset ds = FashionMnist8x8(4);
+  ds.labels = torch::Tensor();
+  TrainOptions t;
+  t.steps = 1;
+  t.ema_beta = 0.9;
+  absl::StatusOr<TrainResult> r = TrainNetwork(TinyNet(10), ds, t, TempDir("nolabels"), false);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(TempDir("nolabels")));
+}
+
+}  // namespace
+}  // namespace diffusion
+}  // namespace diffmem
