@@ -64,6 +64,18 @@ inline double Gamma32(int64_t n) {
   return nu < 0.5 ? nu / (1 - nu) : std::numeric_limits<double>::infinity();
 }
 
+// Σ_j a_ij² per row of a float32 R×D matrix, in row blocks so that no R×D
+// temporary is made.
+inline torch::Tensor RowSquaredNorms(const torch::Tensor& a) {
+  torch::Tensor out = torch::empty({a.size(0)}, torch::kFloat32);
+  const int64_t block = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, a.size(1)));
+  for (int64_t start = 0; start < a.size(0); start += block) {
+    const int64_t len = std::min(block, a.size(0) - start);
+    out.narrow(0, start, len).copy_(a.narrow(0, start, len).square().sum(1));
+  }
+  return out;
+}
+
 inline torch::Tensor AsFloatRows(const torch::Tensor& a) {
   return a.reshape({a.size(0), -1}).to(torch::kFloat32).contiguous();
 }
@@ -74,7 +86,7 @@ inline torch::Tensor AsFloatRows(const torch::Tensor& a) {
 // per block), clamped at 0.
 struct SquaredL2Distance {
   static constexpr const char* kName = "sql2";
-  static torch::Tensor RowStats(const torch::Tensor& a) { return a.square().sum(1); }
+  static torch::Tensor RowStats(const torch::Tensor& a) { return internal_distance::RowSquaredNorms(a); }
   // ‖r‖² − 2q·r: the per-query ‖q‖² is left out.
   static void RankKeys(torch::Tensor out, const torch::Tensor& q, const torch::Tensor& /*q_stats*/,
                        const torch::Tensor& r, const torch::Tensor& r_stats) {
@@ -161,7 +173,7 @@ struct LInfDistance {
 // references, scaled by the cached 1/‖r‖.
 struct CosineDistance {
   static constexpr const char* kName = "cosine";
-  static torch::Tensor RowStats(const torch::Tensor& a) { return a.square().sum(1).sqrt(); }
+  static torch::Tensor RowStats(const torch::Tensor& a) { return internal_distance::RowSquaredNorms(a).sqrt_(); }
   static void RankKeys(torch::Tensor out, const torch::Tensor& q, const torch::Tensor& q_stats,
                        const torch::Tensor& r, const torch::Tensor& r_stats) {
     torch::mm_out(out, q * InverseNorm(q_stats).unsqueeze(1), r.t());

@@ -19,10 +19,11 @@
 // with 4× the candidates, up to all N.
 //
 // Memory: besides the references (float32 N×D, one copy; none if given
-// float32 contiguous) and queries, about
-// 12·query_block·(reference_block + candidates) bytes plus 16·exact_block_elements
-// bytes: ≈ 120 MB with the defaults, whatever Q and N are (10k × 60k × 3072
-// runs in under 1.5 GiB including the 0.9 GiB of inputs).
+// float32 contiguous) and the queries, one float32 buffer of
+// query_block × (reference_block + candidates) keys that every block's GEMM
+// writes into (≈ 34 MB with the defaults) plus O(query_block·candidates)
+// bookkeeping, whatever Q and N are: 10k × 60k × 3072 runs in about 1 GiB,
+// of which 0.85 GiB are the inputs. The block sizes are the knobs.
 //
 // Example:
 //   diffmem::memorization::NearestNeighbors<> index(train_images);   // N×C×H×W, L2

@@ -39,6 +39,8 @@
 #include <limits>
 #include <vector>
 
+#include "memorization/distance.h"
+
 namespace diffmem {
 namespace memorization {
 
@@ -60,7 +62,7 @@ class EmpiricalOptimalDenoiser {
                 "EmpiricalOptimalDenoiser: block sizes must be positive");
     shape_ = train.sizes().slice(1).vec();
     train_ = train.reshape({train.size(0), -1}).to(torch::kFloat32).contiguous();
-    norms_ = train_.square().sum(1);
+    norms_ = internal_distance::RowSquaredNorms(train_);
     max_norm_ = norms_.max().item<double>();
     if (train_labels.defined()) {
       TORCH_CHECK(train_labels.dim() == 1 && train_labels.size(0) == train_.size(0),
