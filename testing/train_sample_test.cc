@@ -1,0 +1,150 @@
+// End-to-end test of //tools:train and //tools:sample: a tiny run trains,
+// refuses to overwrite itself, resumes, samples seed-numbered PNGs and a
+// grid; bad flags, data sets smaller than N, N not divisible by the class
+// count and unreadable checkpoints fail with a message and a non-zero exit,
+// writing nothing. Binary paths are the first two arguments.
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string g_train, g_sample;  // set by main
+
+struct Result {
+  int code;
+  std::string err;
+};
+
+Result RunTool(const std::string& tool, const std::string& flags) {
+  const std::string err_file = ::testing::TempDir() + "/stderr.txt";
+  const std::string cmd = absl::StrCat(tool, " --threads=1 ", flags, " 2>", err_file);
+  const int status = std::system(cmd.c_str());
+  std::ifstream in(err_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str()};
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const char kTiny[] =
+    "--data=fashion-mnist:t10k --n=10 --subset=balanced --pad=2 --resolution=8 --channels=8 --channel_mult=1,2 "
+    "--blocks=1 --attn= --dropout=0 --batch=4 --lr=1e-3 --ema_beta=0.9 --log_every=1 ";
+
+TEST(TrainSampleTest, TrainResumeAndSample) {
+  const std::string run = ::testing::TempDir() + "/run";
+  fs::remove_all(run);
+  Result r = RunTool(g_train, absl::StrCat(kTiny, "--steps=3 --out=", run));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("parameters"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("step 3/3"), std::string::npos) << r.err;
+  for (const char* f : {"config.json", "loss.csv", "checkpoint.pt", "result.json"}) {
+    EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
+  }
+  const std::string ckpt = ReadAll(run + "/checkpoint.pt");
+  // The same command again must not overwrite the run.
+  r = RunTool(g_train, absl::StrCat(kTiny, "--steps=3 --out=", run));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadAll(run + "/checkpoint.pt"), ckpt);
+  // A changed learning rate cannot resume.
+  r = RunTool(g_train, absl::StrCat(kTiny, "--lr=5e-3 --steps=5 --resume --out=", run));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("lr"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadAll(run + "/checkpoint.pt"), ckpt);
+  // Resume to 5 steps.
+  r = RunTool(g_train, absl::StrCat(kTiny, "--steps=5 --resume --out=", run));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming at step 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("step 5/5"), std::string::npos) << r.err;
+
+  const std::string samples = run + "/samples";
+  r = RunTool(g_sample, absl::StrCat("--checkpoint=", run, " --seeds=0-2,7 --steps=3 --batch=3 --out=", samples));
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* f : {"000000.png", "000001.png", "000002.png", "000007.png", "grid.png"}) {
+    EXPECT_TRUE(fs::exists(samples + "/" + f)) << f;
+  }
+  EXPECT_FALSE(fs::exists(samples + "/000003.png"));
+  // Raw weights give different images than the EMA.
+  r = RunTool(g_sample, absl::StrCat("--checkpoint=", run, "/checkpoint.pt --weights=raw --seeds=0 --steps=3 --out=",
+                                     run, "/raw"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(ReadAll(run + "/raw/000000.png"), ReadAll(samples + "/000000.png"));
+}
+
+TEST(TrainSampleTest, BadInputFailsCleanlyAndWritesNothing) {
+  const std::string dir = ::testing::TempDir() + "/bad";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  struct Case {
+    std::string flags, message;
+  };
+  const Case train_cases[] = {
+      {absl::StrCat(kTiny, "--steps=1 --arch=unet3 --out=", dir, "/t1"), "unknown network spec 'unet3'"},
+      {absl::StrCat(kTiny, "--steps=1 --precond=edm2 --out=", dir, "/t2"), "unknown preconditioner"},
+      {absl::StrCat(kTiny, "--steps=1 --optimizer=lion --out=", dir, "/t3"), "--optimizer"},
+      {absl::StrCat(kTiny, "--out=", dir, "/t4"), "--steps"},  // no duration
+      {absl::StrCat(kTiny, "--steps=1 --skip_mask=101 --out=", dir, "/t5"), "skip"},
+      {absl::StrCat(kTiny, "--steps=1 --channel_mult=1,x --out=", dir, "/t6"), "--channel_mult"},
+      {absl::StrCat("--data=fashion-mnist:t10k --n=20000 --subset=first --resolution=14 --steps=1 --out=", dir, "/t7"),
+       "20000"},
+      {absl::StrCat("--data=fashion-mnist:t10k --n=15 --subset=balanced --resolution=14 --steps=1 --out=", dir, "/t8"),
+       "15"},
+      {absl::StrCat("--data=/nonexistent/images --steps=1 --out=", dir, "/t9"), "/nonexistent"},
+  };
+  for (const Case& c : train_cases) {
+    Result r = RunTool(g_train, c.flags);
+    EXPECT_NE(r.code, 0) << c.flags;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.flags << "\n" << r.err;
+  }
+  const std::string junk = dir + "/junk.pt";
+  std::ofstream(junk) << "not a checkpoint";
+  const Case sample_cases[] = {
+      {absl::StrCat("--checkpoint=", junk, " --out=", dir, "/s1"), "junk.pt"},
+      {absl::StrCat("--checkpoint=", dir, "/missing.pt --out=", dir, "/s2"), "missing.pt"},
+      {absl::StrCat("--checkpoint=", junk, " --weights=best --out=", dir, "/s3"), "--weights"},
+      {absl::StrCat("--checkpoint=", junk, " --seeds=5-2 --out=", dir, "/s4"), "--seeds"},
+  };
+  for (const Case& c : sample_cases) {
+    Result r = RunTool(g_sample, c.flags);
+    EXPECT_NE(r.code, 0) << c.flags;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.flags << "\n" << r.err;
+  }
+  // Nothing but the junk checkpoint was written.
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    ++entries;
+    EXPECT_EQ(e.path().filename(), "junk.pt");
+  }
+  EXPECT_EQ(entries, 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: train_sample_test TRAIN_BINARY SAMPLE_BINARY\n");
+    return 2;
+  }
+  g_train = argv[1];
+  g_sample = argv[2];
+  return RUN_ALL_TESTS();
+}
