@@ -86,6 +86,8 @@ ABSL_FLAG(double, kimg, 0, "training duration in thousands of images");
 ABSL_FLAG(double, epochs, 0, "training duration in epochs of the N images");
 ABSL_FLAG(double, ema_beta, 0, "EMA decay per step (0: EDM half-life rule with --ema_halflife_kimg)");
 ABSL_FLAG(double, ema_halflife_kimg, 500, "EMA half-life (kimg)");
+ABSL_FLAG(double, ema_rampup_ratio, 0.05, "EMA half-life ramp-up ratio (<= 0: none)");
+ABSL_FLAG(int64_t, checkpoint_every, 0, "steps between checkpoints (0: at every probe)");
 ABSL_FLAG(uint64_t, seed, 0, "training seed");
 ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda");
 ABSL_FLAG(int64_t, log_every, 100, "steps between progress lines");
@@ -139,20 +141,21 @@ EmmStudyConfig FashionCpuPreset() {
                        .dropout(0);
   c.train.batch_size = 64;
   c.train.lr = 1e-3;
-  c.train.steps = 2000;
+  c.train.steps = 1200;  // the longest a run trains; early stopping usually ends it sooner
   c.train.ema_beta = 0.99;
+  c.train.checkpoint_every = 1000;  // capped at probe_every by the study
   c.train.log_every = 100;
-  c.samples = 256;
-  c.probe_samples = 64;
-  c.probe_every = 200;
+  c.samples = 128;
+  c.probe_samples = 32;
+  c.probe_every = 150;
   c.weights = "raw";
-  c.early_stop_min_fraction = 0.4;
-  c.search.n_min = 20;
-  c.search.n_start = 20;
-  c.search.n_max = 640;
+  c.early_stop_min_fraction = 0.5;
+  c.search.n_min = 10;
+  c.search.n_start = 10;
+  c.search.n_max = 320;
   c.search.granularity = 10;
   c.search.precision = 1.25;
-  c.search.max_runs = 6;
+  c.search.max_runs = 5;
   return c;
 }
 
@@ -246,6 +249,8 @@ absl::StatusOr<EmmStudyConfig> ConfigFromFlags() {
   DIFFMEM_FLAG_TO(grad_clip, c.train.grad_clip);
   DIFFMEM_FLAG_TO(ema_beta, c.train.ema_beta);
   DIFFMEM_FLAG_TO(ema_halflife_kimg, c.train.ema_halflife_kimg);
+  DIFFMEM_FLAG_TO(ema_rampup_ratio, c.train.ema_rampup_ratio);
+  DIFFMEM_FLAG_TO(checkpoint_every, c.train.checkpoint_every);
   DIFFMEM_FLAG_TO(seed, c.train.seed);
   DIFFMEM_FLAG_TO(device, c.train.device);
   DIFFMEM_FLAG_TO(log_every, c.train.log_every);
