@@ -160,7 +160,8 @@ class EmpiricalOptimalDenoiser {
         y_norms = norms_.narrow(0, start, len);
       }
       // logits = −(‖y‖² − 2x·y) / 2σ²  (B×len)
-      torch::Tensor logits = logit_buffer.narrow(1, 0, len);
+      // A contiguous b×len view of the buffer's storage: dense rows for every op below.
+      torch::Tensor logits = logit_buffer.view({-1}).narrow(0, 0, b * len).view({b, len});
       torch::addmm_out(logits, y_norms.unsqueeze(0), x, y.t(), /*beta=*/1, /*alpha=*/-2);
       logits.mul_(neg_inv);
       torch::Tensor m_new = torch::maximum(m, std::get<0>(logits.max(1, /*keepdim=*/true)));
