@@ -67,7 +67,7 @@ inline double Gamma32(int64_t n) {
 // Σ_j a_ij² per row of a float32 R×D matrix, in row blocks so that no R×D
 // temporary is made.
 inline torch::Tensor RowSquaredNorms(const torch::Tensor& a) {
-  torch::Tensor out = torch::empty({a.size(0)}, torch::kFloat32);
+  torch::Tensor out = torch::empty({a.size(0)}, a.options());
   const int64_t block = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, a.size(1)));
   for (int64_t start = 0; start < a.size(0); start += block) {
     const int64_t len = std::min(block, a.size(0) - start);

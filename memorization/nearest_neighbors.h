@@ -2,6 +2,7 @@
 // Q query rows among N reference rows under any METRIC of
 // memorization/distance.h, blocked over queries and references so memory
 // stays bounded, multi-threaded through LibTorch (at::get_num_threads()).
+// It runs on the CPU (tensors on another device are copied there).
 //
 //   NearestNeighborsOptions  — k, block sizes, float32 candidates per query
 //   Neighbors                — distances (float64 Q×k, ascending) and indices (int64 Q×k)
@@ -68,7 +69,7 @@ class NearestNeighbors {
 
   // references: N×… (any numeric dtype; rows are flattened and held as float32).
   explicit NearestNeighbors(const torch::Tensor& references)
-      : refs_(internal_distance::AsFloatRows(references)), stats_(Metric::RowStats(refs_)) {
+      : refs_(internal_distance::AsFloatRows(references.cpu())), stats_(Metric::RowStats(refs_)) {
     TORCH_CHECK(refs_.size(0) > 0, "NearestNeighbors: no references");
     max_stat_ = stats_.defined() ? stats_.max().item<double>() : 0.0;
   }
@@ -83,7 +84,7 @@ class NearestNeighbors {
     TORCH_CHECK(o.k >= 1 && o.k <= size(), "NearestNeighbors: k = ", o.k, " must be in [1, N = ", size(), "]");
     TORCH_CHECK(o.query_block > 0 && o.reference_block > 0,
                 "NearestNeighbors: block sizes must be positive");
-    torch::Tensor q = internal_distance::AsFloatRows(queries);
+    torch::Tensor q = internal_distance::AsFloatRows(queries.cpu());
     TORCH_CHECK(q.size(1) == dim(), "NearestNeighbors: queries have ", q.size(1), " values per row, references ",
                 dim());
     const int64_t num_queries = q.size(0);

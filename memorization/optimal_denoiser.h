@@ -18,6 +18,9 @@
 // returns the mean. The nearest point at σ → 0 is the one with the smallest
 // float32 GEMM key; among exact float32 ties the weights are shared equally.
 //
+// Device: the training points stay where they are given (CPU or CUDA) and
+// every call computes there; x, σ and labels are moved to that device.
+//
 // Class-conditional mode: construct with training labels; then a call with
 // labels averages, for each sample, only over training points of its label
 // (a call with undefined labels still averages over all points).
@@ -67,7 +70,7 @@ class EmpiricalOptimalDenoiser {
     if (train_labels.defined()) {
       TORCH_CHECK(train_labels.dim() == 1 && train_labels.size(0) == train_.size(0),
                   "EmpiricalOptimalDenoiser: train_labels must have one label per training point");
-      labels_ = train_labels.to(torch::kInt64);
+      labels_ = train_labels.to(train_.device(), torch::kInt64);
       const int64_t num_classes = labels_.max().item<int64_t>() + 1;
       TORCH_CHECK(labels_.min().item<int64_t>() >= 0, "EmpiricalOptimalDenoiser: negative training label");
       for (int64_t c = 0; c < num_classes; ++c) class_rows_.push_back((labels_ == c).nonzero().reshape({-1}));
@@ -80,8 +83,8 @@ class EmpiricalOptimalDenoiser {
     const int64_t b = x.size(0);
     TORCH_CHECK(x.numel() == b * dim(), "EmpiricalOptimalDenoiser: x has shape ", x.sizes(),
                 ", expected N×", c10::IntArrayRef(shape_));
-    torch::Tensor rows = x.reshape({b, dim()}).to(torch::kFloat32).contiguous();
-    torch::Tensor s = sigma.to(torch::kFloat64).reshape({-1});
+    torch::Tensor rows = x.reshape({b, dim()}).to(train_.options()).contiguous();
+    torch::Tensor s = sigma.to(train_.options().dtype(torch::kFloat64)).reshape({-1});
     if (s.size(0) == 1 && b != 1) s = s.expand({b});
     TORCH_CHECK(s.size(0) == b, "EmpiricalOptimalDenoiser: ", s.size(0), " sigmas for ", b, " samples");
     TORCH_CHECK((s >= 0).all().item<bool>(), "EmpiricalOptimalDenoiser: sigma must be >= 0");
@@ -92,7 +95,7 @@ class EmpiricalOptimalDenoiser {
     } else {
       TORCH_CHECK(class_conditional(),
                   "EmpiricalOptimalDenoiser: labels given, but the optimum was built without training labels");
-      torch::Tensor l = labels.to(torch::kInt64).reshape({-1});
+      torch::Tensor l = labels.to(labels_.options()).reshape({-1});
       TORCH_CHECK(l.size(0) == b, "EmpiricalOptimalDenoiser: ", l.size(0), " labels for ", b, " samples");
       const int64_t num_classes = static_cast<int64_t>(class_rows_.size());
       TORCH_CHECK(b == 0 || (l.min().item<int64_t>() >= 0 && l.max().item<int64_t>() < num_classes),
@@ -101,7 +104,7 @@ class EmpiricalOptimalDenoiser {
         torch::Tensor members = (l == c).nonzero().reshape({-1});
         if (members.numel() == 0) continue;
         TORCH_CHECK(class_rows_[c].numel() > 0, "EmpiricalOptimalDenoiser: no training point has label ", c);
-        torch::Tensor part = torch::empty({members.size(0), dim()}, torch::kFloat32);
+        torch::Tensor part = torch::empty({members.size(0), dim()}, train_.options());
         Denoise(rows.index_select(0, members), inv.index_select(0, members), class_rows_[c], part);
         out.index_copy_(0, members, part);
       }
@@ -142,11 +145,11 @@ class EmpiricalOptimalDenoiser {
     const int64_t n = subset.defined() ? subset.size(0) : size();
     const int64_t block = std::min(options_.reference_block, n);
     torch::Tensor neg_inv = inv.neg().unsqueeze(1);
-    torch::Tensor m = torch::full({b, 1}, -std::numeric_limits<float>::infinity(), torch::kFloat32);
-    torch::Tensor s = torch::zeros({b, 1}, torch::kFloat32);
-    torch::Tensor acc = torch::zeros({b, dim()}, torch::kFloat32);
-    torch::Tensor logit_buffer = torch::empty({b, block}, torch::kFloat32);
-    torch::Tensor row_buffer = subset.defined() ? torch::empty({block, dim()}, torch::kFloat32) : torch::Tensor();
+    torch::Tensor m = torch::full({b, 1}, -std::numeric_limits<float>::infinity(), train_.options());
+    torch::Tensor s = torch::zeros({b, 1}, train_.options());
+    torch::Tensor acc = torch::zeros({b, dim()}, train_.options());
+    torch::Tensor logit_buffer = torch::empty({b, block}, train_.options());
+    torch::Tensor row_buffer = subset.defined() ? torch::empty({block, dim()}, train_.options()) : torch::Tensor();
     for (int64_t start = 0; start < n; start += block) {
       const int64_t len = std::min(block, n - start);
       torch::Tensor y, y_norms;
