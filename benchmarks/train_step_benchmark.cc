@@ -18,6 +18,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/optim/adam.h>
 
+#include <time.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -105,19 +107,15 @@ void BM_TrainerStep(benchmark::State& state) {
 
 // Baseline: the same step written straight against LibTorch — EDM
 // preconditioning and loss inline, torch::optim::Adam, EMA by lerp_.
-void BM_RawLibTorchStep(benchmark::State& state) {
-  SetThreads();
-  const Config c = GetConfig(state.range(0));
-  state.SetLabel(c.name);
-  torch::manual_seed(0);
-  UNet<DdpmppSpec> net(c.unet);
-  std::vector<torch::Tensor> params = net->parameters();
-  std::vector<torch::Tensor> ema;
-  for (const torch::Tensor& p : params) ema.push_back(p.detach().clone());
-  torch::optim::Adam adam(params, torch::optim::AdamOptions(1e-3));
-  const diffmem::data::Dataset ds = RandomData(c.unet, 256);
-  const double sd = 0.5;
-  auto step = [&] {
+struct RawLoop {
+  explicit RawLoop(const Config& c)
+      : c(c), net((torch::manual_seed(0), c.unet)), adam(net->parameters(), torch::optim::AdamOptions(1e-3)),
+        ds(RandomData(c.unet, 256)) {
+    params = net->parameters();
+    for (const torch::Tensor& p : params) ema.push_back(p.detach().clone());
+  }
+  double Step() {
+    const double sd = 0.5;
     torch::Tensor idx = torch::randint(0, ds.size(), {c.batch}, torch::kInt64);
     torch::Tensor y = diffmem::data::PixelsToFloat(ds.images.index_select(0, idx));
     torch::Tensor sigma = (torch::randn({c.batch}) * 1.2 - 1.2).exp();
@@ -133,10 +131,73 @@ void BM_RawLibTorchStep(benchmark::State& state) {
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < params.size(); ++i) ema[i].lerp_(params[i], 1 - 0.999);
     return loss.item<double>();
-  };
-  for (int i = 0; i < 2; ++i) step();
-  for (auto _ : state) benchmark::DoNotOptimize(step());
-  Report(state, c.batch, diffmem::diffusion::NumParameters(*net));
+  }
+  Config c;
+  UNet<DdpmppSpec> net;
+  torch::optim::Adam adam;
+  diffmem::data::Dataset ds;
+  std::vector<torch::Tensor> params, ema;
+};
+
+void BM_RawLibTorchStep(benchmark::State& state) {
+  SetThreads();
+  const Config c = GetConfig(state.range(0));
+  state.SetLabel(c.name);
+  RawLoop raw(c);
+  for (int i = 0; i < 2; ++i) raw.Step();
+  for (auto _ : state) benchmark::DoNotOptimize(raw.Step());
+  Report(state, c.batch, diffmem::diffusion::NumParameters(*raw.net));
+}
+
+double ThreadCpuMs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+// Trainer::Step and the raw loop alternately in one loop, each timed on its
+// own (CPU time of this thread; run with OMP_NUM_THREADS=1 so that is all
+// the work): the machine's load changes between benchmarks, not between two
+// neighbouring steps. Counters: ms per step of each and the overhead share
+// (trainer − raw) / trainer.
+void BM_TrainerVsRawInterleaved(benchmark::State& state) {
+  SetThreads();
+  const Config c = GetConfig(state.range(0));
+  state.SetLabel(c.name);
+  diffmem::diffusion::TrainOptions t;
+  t.batch_size = c.batch;
+  t.lr = 1e-3;
+  t.steps = 1 << 30;
+  t.ema_beta = 0.999;
+  t.device = "cpu";
+  const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark_vs";
+  std::filesystem::remove_all(dir);
+  torch::manual_seed(0);
+  UNet<DdpmppSpec> net(c.unet);
+  diffmem::diffusion::Trainer<diffmem::diffusion::EdmPreconditioner, UNet<DdpmppSpec>> trainer(
+      net, {}, RandomData(c.unet, 256), t, dir);
+  if (!trainer.Start(false).ok()) {
+    state.SkipWithError("Trainer::Start failed");
+    return;
+  }
+  RawLoop raw(c);
+  for (int i = 0; i < 2; ++i) (void)trainer.Step(), raw.Step();
+  double trainer_ms = 0, raw_ms = 0;
+  for (auto _ : state) {
+    double t0 = ThreadCpuMs();
+    benchmark::DoNotOptimize(trainer.Step());
+    double t1 = ThreadCpuMs();
+    benchmark::DoNotOptimize(raw.Step());
+    double t2 = ThreadCpuMs();
+    trainer_ms += t1 - t0;
+    raw_ms += t2 - t1;
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.counters["trainer_ms"] = trainer_ms / n;
+  state.counters["raw_ms"] = raw_ms / n;
+  state.counters["overhead_%"] = 100.0 * (trainer_ms - raw_ms) / trainer_ms;
+  state.counters["threads"] = at::get_num_threads();
+  std::filesystem::remove_all(dir);
 }
 
 // Forward + backward alone (no optimizer, no EMA): how much of a step the
@@ -162,6 +223,7 @@ void BM_ForwardBackwardOnly(benchmark::State& state) {
 
 BENCHMARK(BM_TrainerStep)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_RawLibTorchStep)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_TrainerVsRawInterleaved)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(4.0);
 BENCHMARK(BM_ForwardBackwardOnly)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 }  // namespace
