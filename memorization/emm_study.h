@@ -603,6 +603,12 @@ inline absl::StatusOr<EmmReport> RunEmmStudy(const std::string& study_dir, const
   double elapsed = 0;
   for (const EmmRunRecord& r : *done) ms.push_back(r.measurement()), elapsed += r.wall_seconds();
   if (log && !ms.empty()) log(absl::StrCat("estimate_emm: ", ms.size(), " finished run(s) found in ", study_dir));
+  if (log && c.early_stop && c.probe_every > 0 &&
+      WilsonInterval(c.probe_samples, c.probe_samples).low < c.search.memorization_threshold()) {
+    log(absl::StrFormat("estimate_emm: note: with %d probe samples even a fully memorized probe has a 95%% interval "
+                        "below %.2f, so runs stop only on a plateau or at the end (raise --probe_samples)",
+                        c.probe_samples, c.search.memorization_threshold()));
+  }
   for (std::vector<int64_t> wave = NextEmmRuns(c.search, ms); !wave.empty(); wave = NextEmmRuns(c.search, ms)) {
     for (int64_t n : wave) {
       EmmRunContext ctx{static_cast<int>(ms.size()) + 1, c.search.max_runs, elapsed};
