@@ -514,6 +514,8 @@ inline absl::StatusOr<EmmRunRecord> RunEmmTrainingRun(const std::string& study_d
     // The final measurement on the full sample count.
     const auto eval_start = Clock::now();
     if (log) log(absl::StrFormat("[run %d/%d] N=%d: measuring %d samples (%s weights)", ctx.index, ctx.max_runs, n, c.samples, c.weights));
+    trainer.net()->eval();  // no dropout while sampling (Run leaves the net in training mode)
+    trainer.ema_net()->eval();
     diffusion::TrainedModels m = trainer.Models();
     const std::vector<uint64_t> seeds = in::Seeds(c.sample_seed, c.samples);
     in::Scored s = c.weights == "ema" ? in::SampleAndScore(c, m.ema, train_ds, seeds, m.device)
