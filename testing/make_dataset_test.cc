@@ -31,7 +31,7 @@ bool Exists(const std::string& path) {
 TEST(MakeDatasetTest, WritesAZipThatReadsBackAsTheSameDataSet) {
   const std::string out = ::testing::TempDir() + "/fm200.zip";
   ASSERT_EQ(RunTool("--data=fashion-mnist:t10k --n=200 --subset=balanced --pad=2 --resolution=8 --labels=random "
-                    "--label_classes=4 --seed=3 --out=" + out),
+                    "--label_classes=4 --data_seed=3 --out=" + out),
             0);
   absl::StatusOr<diffmem::data::Dataset> back = diffmem::data::ReadZipDataset(out);
   ASSERT_TRUE(back.ok()) << back.status();

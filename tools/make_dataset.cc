@@ -17,20 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "data/data_factors.h"
 #include "data/zip_dataset.h"
+#include "tools/data_flags.h"
 #include "tools/tool_main.h"
 
-ABSL_FLAG(std::string, data, "fashion-mnist", std::string("source data set: ") + diffmem::data::kDatasetSpecHelp);
 ABSL_FLAG(std::string, out, "", "output zip path (required, *.zip)");
-ABSL_FLAG(int64_t, n, 0, "number of images (0: all)");
-ABSL_FLAG(std::string, subset, "first", "how to choose --n images: first, balanced (first N/C per class), random");
-ABSL_FLAG(int64_t, classes, 0, "keep only classes 0..C-1 (0: all)");
-ABSL_FLAG(std::string, mix_data, "", "second source to mix in (intra-diversity), same image size");
-ABSL_FLAG(double, mix_fraction, 0.0, "fraction of the images taken from --mix_data");
-ABSL_FLAG(int64_t, pad, 0, "zero border added on every side before --resolution (2: 28x28 -> 32x32)");
-ABSL_FLAG(int64_t, resolution, 0, "area-average down to RxR (integer factor; 0: keep)");
-ABSL_FLAG(std::string, labels, "keep", "labels: keep, true (required), none, random (--label_classes), unique");
-ABSL_FLAG(int64_t, label_classes, 0, "number of classes for --labels=random");
-ABSL_FLAG(uint64_t, seed, 0, "seed for --subset=random and --labels=random");
 
 namespace {
 
@@ -42,19 +32,7 @@ absl::Status Run(const std::vector<char*>& args) {
   if (auto s = CheckFlag(absl::EndsWith(out, ".zip"), "out", absl::StrCat("'", out, "' must end in .zip")); !s.ok()) {
     return s;
   }
-  diffmem::data::DataFactors f;
-  f.n = absl::GetFlag(FLAGS_n);
-  f.subset = absl::GetFlag(FLAGS_subset);
-  f.classes = absl::GetFlag(FLAGS_classes);
-  f.mix_data = absl::GetFlag(FLAGS_mix_data);
-  f.mix_fraction = absl::GetFlag(FLAGS_mix_fraction);
-  f.pad = absl::GetFlag(FLAGS_pad);
-  f.resolution = absl::GetFlag(FLAGS_resolution);
-  f.labels = absl::GetFlag(FLAGS_labels);
-  f.label_classes = absl::GetFlag(FLAGS_label_classes);
-  f.seed = absl::GetFlag(FLAGS_seed);
-  if (absl::Status s = diffmem::data::ValidateDataFactors(f); !s.ok()) return s;
-  absl::StatusOr<diffmem::data::Dataset> ds = diffmem::data::LoadDataset(absl::GetFlag(FLAGS_data), f);
+  absl::StatusOr<diffmem::data::Dataset> ds = diffmem::tools::LoadDatasetFromFlags();
   if (!ds.ok()) return ds.status();
   if (absl::Status s = diffmem::data::WriteEdmZip(out, *ds); !s.ok()) return s;
   std::fprintf(stderr, "make_dataset: wrote %lld images %lldx%lldx%lld%s to %s\n  from %s\n",
@@ -68,6 +46,7 @@ absl::Status Run(const std::vector<char*>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetFlag(&FLAGS_labels, "keep");
   return diffmem::tools::ToolMain(argc, argv,
                                   "Writes a data set (with subset, resolution and label choices) as an EDM-style zip.\n"
                                   "  make_dataset --data=fashion-mnist --n=1000 --subset=balanced --out=fm1k.zip",

@@ -11,7 +11,7 @@
 //
 //   bazel run //tools:mem_ratio -- --samples=/tmp/optimum --out=/tmp/optimum_ratio   # vs 1000 balanced Fashion-MNIST
 //   bazel run //tools:mem_ratio -- --samples=run/samples --data=zip:/data/cifar2k.zip --n=0 --out=run/ratio
-//   bazel run //tools:mem_ratio -- --samples=S --train_idx=imgs.gz --train_labels=labels.gz --n=0 --metric=l1 --out=R
+//   bazel run //tools:mem_ratio -- --samples=S --data=idx:imgs.gz,labels.gz --n=0 --metric=l1 --out=R
 
 #include <algorithm>
 #include <cstdint>
@@ -37,18 +37,11 @@
 #include "memorization/distance.h"
 #include "memorization/memorization_ratio.h"
 #include "memorization/nearest_neighbors.h"
+#include "tools/data_flags.h"
 #include "tools/tool_main.h"
 
 ABSL_FLAG(std::string, samples, "", "folder of generated PNG images (searched recursively; required)");
 ABSL_FLAG(std::string, out, "", "output directory for report.json and top_memorized.png (required; created)");
-ABSL_FLAG(std::string, data, "fashion-mnist", std::string("training data set: ") + diffmem::data::kDatasetSpecHelp);
-ABSL_FLAG(std::string, train_idx, "", "training images as an IDX file (overrides --data)");
-ABSL_FLAG(std::string, train_labels, "", "labels for --train_idx (optional)");
-ABSL_FLAG(int64_t, n, 1000, "training images (0: all); must match the set the samples' model was trained on");
-ABSL_FLAG(std::string, subset, "balanced", "how to choose --n images: balanced (first N/C per class), first, random");
-ABSL_FLAG(int64_t, classes, 0, "keep only classes 0..C-1 (0: all)");
-ABSL_FLAG(int64_t, resolution, 0, "area-average the training images down to RxR (integer factor; 0: keep)");
-ABSL_FLAG(uint64_t, subset_seed, 0, "seed for --subset=random");
 ABSL_FLAG(std::string, metric, "l2", "distance: l2 (paper), sql2, l1, cosine, linf");
 ABSL_FLAG(double, threshold, 1.0 / 3.0, "memorized when d1/d2 < threshold");
 ABSL_FLAG(double, confidence, 0.95, "level of the Wilson confidence interval");
@@ -168,24 +161,10 @@ absl::Status Run(const std::vector<char*>& args) {
                          CheckFlag(!out.empty(), "out", "an output directory is required"),
                          CheckFlag(threshold > 0, "threshold", "must be positive"),
                          CheckFlag(confidence > 0 && confidence < 1, "confidence", "must be in (0, 1)"),
-                         CheckFlag(absl::GetFlag(FLAGS_top) >= 1, "top", "must be >= 1"),
-                         CheckFlag(absl::GetFlag(FLAGS_train_labels).empty() || !absl::GetFlag(FLAGS_train_idx).empty(),
-                                   "train_labels", "needs --train_idx")}) {
+                         CheckFlag(absl::GetFlag(FLAGS_top) >= 1, "top", "must be >= 1")}) {
     if (!s.ok()) return s;
   }
-  std::string spec = absl::GetFlag(FLAGS_data);
-  if (!absl::GetFlag(FLAGS_train_idx).empty()) {
-    spec = absl::StrCat("idx:", absl::GetFlag(FLAGS_train_idx));
-    if (!absl::GetFlag(FLAGS_train_labels).empty()) absl::StrAppend(&spec, ",", absl::GetFlag(FLAGS_train_labels));
-  }
-  diffmem::data::DataFactors f;
-  f.n = absl::GetFlag(FLAGS_n);
-  f.subset = absl::GetFlag(FLAGS_subset);
-  f.classes = absl::GetFlag(FLAGS_classes);
-  f.resolution = absl::GetFlag(FLAGS_resolution);
-  f.seed = absl::GetFlag(FLAGS_subset_seed);
-  if (absl::Status s = diffmem::data::ValidateDataFactors(f); !s.ok()) return s;
-  absl::StatusOr<diffmem::data::Dataset> train = diffmem::data::LoadDataset(spec, f);
+  absl::StatusOr<diffmem::data::Dataset> train = diffmem::tools::LoadDatasetFromFlags();
   if (!train.ok()) return train.status();
   if (train->size() < 2) return absl::InvalidArgumentError(absl::StrCat(train->source, ": needs >= 2 images"));
 
@@ -228,6 +207,8 @@ absl::Status Run(const std::vector<char*>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetFlag(&FLAGS_n, 1000);
+  absl::SetFlag(&FLAGS_labels, "keep");
   return diffmem::tools::ToolMain(
       argc, argv,
       "Memorization ratio (d1/d2 < 1/3) of generated PNGs against a training set; writes\n"

@@ -26,14 +26,9 @@
 #include "data/png.h"
 #include "diffusion/edm_sampler.h"
 #include "memorization/optimal_denoiser.h"
+#include "tools/data_flags.h"
 #include "tools/tool_main.h"
 
-ABSL_FLAG(std::string, data, "fashion-mnist", std::string("training data set: ") + diffmem::data::kDatasetSpecHelp);
-ABSL_FLAG(int64_t, n, 1000, "training images (0: all of --data)");
-ABSL_FLAG(std::string, subset, "balanced", "how to choose --n images: balanced (first N/C per class), first, random");
-ABSL_FLAG(int64_t, classes, 0, "keep only classes 0..C-1 (0: all)");
-ABSL_FLAG(int64_t, resolution, 0, "area-average the training images down to RxR (integer factor; 0: keep)");
-ABSL_FLAG(uint64_t, subset_seed, 0, "seed for --subset=random");
 ABSL_FLAG(std::string, out, "", "output directory (required; created)");
 ABSL_FLAG(int64_t, num_samples, 64, "number of samples, one per seed");
 ABSL_FLAG(uint64_t, seeds, 0, "first seed: samples use seeds S, S+1, ...; files are named by seed");
@@ -66,14 +61,7 @@ absl::Status Run(const std::vector<char*>& args) {
     if (!s.ok()) return s;
   }
 
-  diffmem::data::DataFactors f;
-  f.n = absl::GetFlag(FLAGS_n);
-  f.subset = absl::GetFlag(FLAGS_subset);
-  f.classes = absl::GetFlag(FLAGS_classes);
-  f.resolution = absl::GetFlag(FLAGS_resolution);
-  f.seed = absl::GetFlag(FLAGS_subset_seed);
-  if (absl::Status s = diffmem::data::ValidateDataFactors(f); !s.ok()) return s;
-  absl::StatusOr<diffmem::data::Dataset> train = diffmem::data::LoadDataset(absl::GetFlag(FLAGS_data), f);
+  absl::StatusOr<diffmem::data::Dataset> train = diffmem::tools::LoadDatasetFromFlags();
   if (!train.ok()) return train.status();
   const bool conditional = absl::GetFlag(FLAGS_conditional);
   if (conditional && !train->has_labels()) {
@@ -138,6 +126,8 @@ absl::Status Run(const std::vector<char*>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetFlag(&FLAGS_n, 1000);
+  absl::SetFlag(&FLAGS_labels, "keep");
   return diffmem::tools::ToolMain(
       argc, argv,
       "Samples the empirical optimal denoiser of a training set with the EDM Heun sampler; writes\n"

@@ -19,20 +19,10 @@
 #include "data/read_dataset.h"
 #include "diffusion/network.h"
 #include "diffusion/train.h"
+#include "tools/data_flags.h"
 #include "tools/tool_main.h"
 
 // Data.
-ABSL_FLAG(std::string, data, "fashion-mnist", std::string("training data: ") + diffmem::data::kDatasetSpecHelp);
-ABSL_FLAG(int64_t, n, 0, "training-set size N (0: all images)");
-ABSL_FLAG(std::string, subset, "balanced", "how the N images are chosen: balanced (class-balanced first N), first, random");
-ABSL_FLAG(int64_t, classes, 0, "keep classes 0..C-1 only (inter-diversity; 0: all)");
-ABSL_FLAG(std::string, mix_data, "", "a second source mixed in (intra-diversity)");
-ABSL_FLAG(double, mix_fraction, 0, "fraction of the N images taken from --mix_data");
-ABSL_FLAG(int64_t, pad, 0, "zero border added first (2: 28x28 -> 32x32)");
-ABSL_FLAG(int64_t, resolution, 0, "area-average to RxR (data dimension; 0: keep)");
-ABSL_FLAG(std::string, labels, "none", "conditioning: none (unconditional), true, random (with --label_classes), unique");
-ABSL_FLAG(int64_t, label_classes, 0, "C for --labels=random");
-ABSL_FLAG(uint64_t, data_seed, 0, "seed of random subsets and random labels");
 // Network.
 ABSL_FLAG(std::string, arch, "ddpmpp", "UNet family: ddpmpp or ncsnpp");
 ABSL_FLAG(std::string, precond, "edm", "preconditioning: edm, vp, ve, iddpm");
@@ -138,19 +128,8 @@ absl::Status Run(const std::vector<char*>& args) {
   const dd::TrainOptions training = TrainingFromFlags();
   if (absl::Status s = dd::ValidateTrainOptions(training); !s.ok()) return s;
 
-  diffmem::data::DataFactors f;
-  f.n = absl::GetFlag(FLAGS_n);
-  f.subset = absl::GetFlag(FLAGS_subset);
-  f.classes = absl::GetFlag(FLAGS_classes);
-  f.mix_data = absl::GetFlag(FLAGS_mix_data);
-  f.mix_fraction = absl::GetFlag(FLAGS_mix_fraction);
-  f.pad = absl::GetFlag(FLAGS_pad);
-  f.resolution = absl::GetFlag(FLAGS_resolution);
-  f.labels = absl::GetFlag(FLAGS_labels);
-  f.label_classes = absl::GetFlag(FLAGS_label_classes);
-  f.seed = absl::GetFlag(FLAGS_data_seed);
-  if (absl::Status s = diffmem::data::ValidateDataFactors(f); !s.ok()) return s;
-  absl::StatusOr<diffmem::data::Dataset> ds = diffmem::data::LoadDataset(absl::GetFlag(FLAGS_data), f);
+  const diffmem::data::DataFactors f = diffmem::tools::DataFactorsFromFlags();
+  absl::StatusOr<diffmem::data::Dataset> ds = diffmem::tools::LoadDatasetFromFlags();
   if (!ds.ok()) return ds.status();
   absl::StatusOr<dd::NetworkConfig> network = NetworkFromFlags(*ds);
   if (!network.ok()) return network.status();
