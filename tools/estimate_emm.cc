@@ -556,6 +556,8 @@ int main(int argc, char** argv) {
       "Estimates EMM (effective model memorization): the largest training-set size N at which a trained\n"
       "diffusion model still memorizes (ratio >= 1 - epsilon). Resumable; rerun the same command to continue.\n"
       "  estimate_emm --out=DIR [--preset=fashion_cpu|paper_cifar10|none] [--vary=FACTOR=v1,v2]\n"
-      "  estimate_emm --out=DIR --plan=plan.txt   (cluster: next wave of runs)   estimate_emm --out=DIR --collect",
+      "  estimate_emm --out=DIR --plan=plan.txt   (cluster: next wave of runs)   estimate_emm --out=DIR --collect\n"
+      "The defaults listed below are those of --preset=none; a preset sets its own (README: Estimating EMM),\n"
+      "and flags given on the command line override it.",
       Run);
 }
