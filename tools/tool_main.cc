@@ -10,6 +10,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 ABSL_FLAG(int, threads, 0, "CPU threads for tensor math (0: all cores)");
@@ -30,6 +32,12 @@ absl::Status CheckFlag(bool ok, const std::string& flag, const std::string& prob
 int ToolMain(int argc, char** argv, const std::string& usage,
              const std::function<absl::Status(const std::vector<char*>&)>& body) {
   absl::SetProgramUsageMessage(usage);
+  // --help lists every diffmem tool flag (shared data/network/training flags
+  // and --threads included), not only those defined in the tool's own file.
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) { return absl::StrContains(file, "tools/"); };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const char* name = argc > 0 ? argv[0] : "diffmem";
   if (absl::GetFlag(FLAGS_threads) < 0) {
