@@ -32,11 +32,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "data/atomic_file.h"
-#include "data/read_dataset.h"
 #include "diffusion/network.h"
 #include "memorization/emm_plot.h"
 #include "memorization/emm_report.h"
 #include "memorization/emm_study.h"
+#include "tools/data_flags.h"
 #include "tools/tool_main.h"
 
 // Study.
@@ -53,17 +53,8 @@ ABSL_FLAG(std::string, plan, "",
           "and exit; run them, then --plan again until it writes nothing, then --collect");
 ABSL_FLAG(bool, collect, false, "build the report from the finished run directories and exit");
 ABSL_FLAG(int64_t, run_n, 0, "(used by --plan's commands) train and measure the run at this N of the study in --out");
-// Data.
-ABSL_FLAG(std::string, data, "fashion-mnist", std::string("training data: ") + diffmem::data::kDatasetSpecHelp);
-ABSL_FLAG(std::string, subset, "balanced", "how the N images are chosen: balanced (class-balanced first N), first, random");
-ABSL_FLAG(int64_t, classes, 0, "keep classes 0..C-1 only (inter-diversity; 0: all)");
-ABSL_FLAG(std::string, mix_data, "", "a second source mixed in (intra-diversity)");
-ABSL_FLAG(double, mix_fraction, 0, "fraction of the N images taken from --mix_data");
-ABSL_FLAG(int64_t, pad, 0, "zero border added first (2: 28x28 -> 32x32)");
-ABSL_FLAG(int64_t, resolution, 0, "area-average to RxR (data dimension; 0: keep)");
-ABSL_FLAG(std::string, labels, "none", "conditioning: none (unconditional), true, random (with --label_classes), unique");
-ABSL_FLAG(int64_t, label_classes, 0, "C for --labels=random");
-ABSL_FLAG(uint64_t, data_seed, 0, "seed of random subsets and random labels");
+// Data: --data --subset --classes --mix_data --mix_fraction --pad --resolution --labels
+// --label_classes --data_seed come from tools/data_flags.h (shared with //tools:train).
 // Network.
 ABSL_FLAG(std::string, arch, "ddpmpp", "UNet family: ddpmpp or ncsnpp");
 ABSL_FLAG(std::string, precond, "edm", "preconditioning: edm, vp, ve, iddpm");
@@ -468,6 +459,10 @@ absl::Status Run(const std::vector<char*>&) {
     const std::filesystem::path abs = std::filesystem::absolute(out, ec);
     if (!ec) out = abs.lexically_normal().string();
     while (out.size() > 1 && out.back() == '/') out.pop_back();
+  }
+  if (absl::Status s = CheckFlag(!Specified("n"), "n", "is chosen by the search (see --n_min, --n_max, --n_start)");
+      !s.ok()) {
+    return s;
   }
   const int modes = !absl::GetFlag(FLAGS_plan).empty() + absl::GetFlag(FLAGS_collect) + (absl::GetFlag(FLAGS_run_n) != 0);
   if (absl::Status s = CheckFlag(modes <= 1, "plan", "--plan, --collect and --run_n exclude each other"); !s.ok()) return s;
