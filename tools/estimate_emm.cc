@@ -37,6 +37,7 @@
 #include "memorization/emm_report.h"
 #include "memorization/emm_study.h"
 #include "tools/data_flags.h"
+#include "tools/train_flags.h"
 #include "tools/tool_main.h"
 
 // Study.
@@ -55,33 +56,11 @@ ABSL_FLAG(bool, collect, false, "build the report from the finished run director
 ABSL_FLAG(int64_t, run_n, 0, "(used by --plan's commands) train and measure the run at this N of the study in --out");
 // Data: --data --subset --classes --mix_data --mix_fraction --pad --resolution --labels
 // --label_classes --data_seed come from tools/data_flags.h (shared with //tools:train).
-// Network.
-ABSL_FLAG(std::string, arch, "ddpmpp", "UNet family: ddpmpp or ncsnpp");
-ABSL_FLAG(std::string, precond, "edm", "preconditioning: edm, vp, ve, iddpm");
-ABSL_FLAG(int64_t, channels, 128, "model channels (width)");
-ABSL_FLAG(std::string, channel_mult, "2,2,2", "channel multiplier per resolution level");
-ABSL_FLAG(int64_t, blocks, 4, "residual blocks per level (depth)");
-ABSL_FLAG(std::string, attn, "16", "resolutions with self-attention (comma list, may be empty)");
-ABSL_FLAG(std::string, embedding, "default", "noise embedding: positional, fourier, default (the family's)");
-ABSL_FLAG(std::string, skip_mask, "", "encoder->decoder skips on/off, one 0/1 per skip ('' = all on)");
-ABSL_FLAG(double, dropout, 0.10, "dropout");
-// Training.
-ABSL_FLAG(int64_t, batch, 64, "batch size");
-ABSL_FLAG(std::string, optimizer, "adam", "adam, adamw or sgd");
-ABSL_FLAG(double, lr, 2e-4, "learning rate");
-ABSL_FLAG(double, lr_warmup_kimg, 0, "linear lr warm-up (kimg)");
-ABSL_FLAG(double, weight_decay, 0, "weight decay");
-ABSL_FLAG(double, grad_clip, 0, "gradient clipping norm (0: off)");
-ABSL_FLAG(int64_t, steps, 0, "training duration in steps (the longest a run may train)");
-ABSL_FLAG(double, kimg, 0, "training duration in thousands of images");
-ABSL_FLAG(double, epochs, 0, "training duration in epochs of the N images");
-ABSL_FLAG(double, ema_beta, 0, "EMA decay per step (0: EDM half-life rule with --ema_halflife_kimg)");
-ABSL_FLAG(double, ema_halflife_kimg, 500, "EMA half-life (kimg)");
-ABSL_FLAG(double, ema_rampup_ratio, 0.05, "EMA half-life ramp-up ratio (<= 0: none)");
-ABSL_FLAG(int64_t, checkpoint_every, 0, "steps between checkpoints (0: at every probe)");
-ABSL_FLAG(uint64_t, seed, 0, "training seed");
-ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda");
-ABSL_FLAG(int64_t, log_every, 100, "steps between progress lines");
+// Network and training: --arch --precond --channels --channel_mult --blocks --attn --embedding
+// --skip_mask --dropout --batch --optimizer --lr --lr_warmup_kimg --weight_decay --grad_clip --steps
+// --kimg --epochs --ema_beta --ema_halflife_kimg --ema_rampup_ratio --seed --checkpoint_every
+// --log_every --device come from tools/train_flags.h (shared with //tools:train); a run's
+// checkpoints are written at least at every probe.
 // Evaluation.
 ABSL_FLAG(double, epsilon, 0.1, "a model memorizes at N when its ratio >= 1 - epsilon");
 ABSL_FLAG(double, ratio_threshold, 1.0 / 3.0, "a sample is memorized when d(x,NN1)/d(x,NN2) < this");
@@ -461,6 +440,11 @@ absl::Status Run(const std::vector<char*>&) {
     while (out.size() > 1 && out.back() == '/') out.pop_back();
   }
   if (absl::Status s = CheckFlag(!Specified("n"), "n", "is chosen by the search (see --n_min, --n_max, --n_start)");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckFlag(!Specified("label_dim"), "label_dim",
+                                 "follows each run's data set (its class count with --labels), not a flag here");
       !s.ok()) {
     return s;
   }
