@@ -22,6 +22,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -74,34 +75,43 @@ void Report(benchmark::State& state, int64_t batch, int64_t params) {
   state.counters["threads"] = at::get_num_threads();
 }
 
-// diffmem: Trainer::Step (data order, batch gather, EDM loss through the
-// Denoiser wrapper, backward, Adam with lr schedule, EMA update).
-void BM_TrainerStep(benchmark::State& state) {
-  SetThreads();
-  const Config c = GetConfig(state.range(0));
-  state.SetLabel(c.name);
+using BenchTrainer = diffmem::diffusion::Trainer<diffmem::diffusion::EdmPreconditioner, UNet<DdpmppSpec>>;
+
+// A Trainer over 256 random images in a fresh `dir`, started; null on failure.
+std::unique_ptr<BenchTrainer> StartTrainer(const Config& c, const std::string& dir) {
   diffmem::diffusion::TrainOptions t;
   t.batch_size = c.batch;
   t.lr = 1e-3;
   t.steps = 1 << 30;
   t.ema_beta = 0.999;
   t.device = "cpu";
-  const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark";
   std::filesystem::remove_all(dir);
   torch::manual_seed(0);
   UNet<DdpmppSpec> net(c.unet);
-  diffmem::diffusion::Trainer<diffmem::diffusion::EdmPreconditioner, UNet<DdpmppSpec>> trainer(
-      net, {}, RandomData(c.unet, 256), t, dir);
-  if (!trainer.Start(false).ok()) {
+  auto trainer = std::make_unique<BenchTrainer>(net, diffmem::diffusion::EdmPreconditioner{},
+                                                RandomData(c.unet, 256), t, dir);
+  if (!trainer->Start(false).ok()) return nullptr;
+  return trainer;
+}
+
+// diffmem: Trainer::Step (data order, batch gather, EDM loss through the
+// Denoiser wrapper, backward, Adam with lr schedule, EMA update).
+void BM_TrainerStep(benchmark::State& state) {
+  SetThreads();
+  const Config c = GetConfig(state.range(0));
+  state.SetLabel(c.name);
+  const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark";
+  std::unique_ptr<BenchTrainer> trainer = StartTrainer(c, dir);
+  if (!trainer) {
     state.SkipWithError("Trainer::Start failed");
     return;
   }
-  for (int i = 0; i < 2; ++i) (void)trainer.Step();  // warm-up (allocator, oneDNN primitives)
+  for (int i = 0; i < 2; ++i) (void)trainer->Step();  // warm-up (allocator, oneDNN primitives)
   for (auto _ : state) {
-    absl::StatusOr<double> loss = trainer.Step();
+    absl::StatusOr<double> loss = trainer->Step();
     benchmark::DoNotOptimize(loss);
   }
-  Report(state, c.batch, diffmem::diffusion::NumParameters(*net));
+  Report(state, c.batch, diffmem::diffusion::NumParameters(*trainer->net()));
   std::filesystem::remove_all(dir);
 }
 
@@ -164,28 +174,18 @@ void BM_TrainerVsRawInterleaved(benchmark::State& state) {
   SetThreads();
   const Config c = GetConfig(state.range(0));
   state.SetLabel(c.name);
-  diffmem::diffusion::TrainOptions t;
-  t.batch_size = c.batch;
-  t.lr = 1e-3;
-  t.steps = 1 << 30;
-  t.ema_beta = 0.999;
-  t.device = "cpu";
   const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark_vs";
-  std::filesystem::remove_all(dir);
-  torch::manual_seed(0);
-  UNet<DdpmppSpec> net(c.unet);
-  diffmem::diffusion::Trainer<diffmem::diffusion::EdmPreconditioner, UNet<DdpmppSpec>> trainer(
-      net, {}, RandomData(c.unet, 256), t, dir);
-  if (!trainer.Start(false).ok()) {
+  std::unique_ptr<BenchTrainer> trainer = StartTrainer(c, dir);
+  if (!trainer) {
     state.SkipWithError("Trainer::Start failed");
     return;
   }
   RawLoop raw(c);
-  for (int i = 0; i < 2; ++i) (void)trainer.Step(), raw.Step();
+  for (int i = 0; i < 2; ++i) (void)trainer->Step(), raw.Step();
   double trainer_ms = 0, raw_ms = 0;
   for (auto _ : state) {
     double t0 = ThreadCpuMs();
-    benchmark::DoNotOptimize(trainer.Step());
+    benchmark::DoNotOptimize(trainer->Step());
     double t1 = ThreadCpuMs();
     benchmark::DoNotOptimize(raw.Step());
     double t2 = ThreadCpuMs();
