@@ -257,7 +257,8 @@ inline absl::StatusOr<EmmRunRecord> EmmRunRecordFromJson(const nlohmann::json& j
 inline nlohmann::json EmmSearchOptionsToJson(const EmmSearchOptions& o) {
   return {{"epsilon", o.epsilon},         {"n_min", o.n_min},         {"n_max", o.n_max},
           {"n_start", o.start()},         {"granularity", o.granularity}, {"growth", o.growth},
-          {"precision", o.precision},     {"max_runs", o.max_runs},   {"parallel", o.parallel}};
+          {"precision", o.precision},     {"max_runs", o.max_runs},   {"parallel", o.parallel},
+          {"extra_n", o.extra_n}};
 }
 
 inline nlohmann::json EmmEstimateToJson(const EmmEstimate& e, const EmmSearchOptions& o) {
@@ -306,6 +307,16 @@ inline absl::StatusOr<EmmReport> EmmReportFromJson(const nlohmann::json& j, cons
   o.max_runs = static_cast<int>(s.Integer("max_runs"));
   o.parallel = static_cast<int>(s.Integer("parallel"));
   if (!s.status().ok()) return s.status();
+  if (search->contains("extra_n")) {
+    const nlohmann::json* extra = &search->at("extra_n");
+    if (!extra->is_array()) return absl::InvalidArgumentError(absl::StrCat(where, ": search: field 'extra_n' must be an array"));
+    for (const nlohmann::json& n : *extra) {
+      if (!n.is_number_integer()) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": search: field 'extra_n' must hold integers"));
+      }
+      o.extra_n.push_back(n.get<int64_t>());
+    }
+  }
   if (absl::Status v = ValidateEmmSearchOptions(o); !v.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": ", v.message()));
   }

@@ -31,6 +31,7 @@
 #define DIFFMEM_MEMORIZATION_EMM_SEARCH_H_
 
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -56,6 +57,10 @@ struct EmmSearchOptions {
   double precision = 1.1;     // bisection stops once N_hi / N_lo <= precision
   int max_runs = 8;           // budget: measurements in total, including resumed ones
   int parallel = 1;           // N values proposed per wave (a cluster runs them at once)
+  // N values measured first, in addition to the search (e.g. n_max, to show
+  // the ratio far above EMM); they count against max_runs and, once measured,
+  // inform the bracket like any other point.
+  std::vector<int64_t> extra_n;
 
   double memorization_threshold() const { return 1.0 - epsilon; }
   int64_t start() const { return n_start > 0 ? n_start : n_min; }
@@ -114,6 +119,9 @@ inline absl::Status ValidateEmmSearchOptions(const EmmSearchOptions& o) {
   if (!(o.precision > 1.0)) return bad(absl::StrCat("precision must be > 1, got ", o.precision));
   if (o.max_runs < 1) return bad(absl::StrCat("max_runs must be >= 1, got ", o.max_runs));
   if (o.parallel < 1) return bad(absl::StrCat("parallel must be >= 1, got ", o.parallel));
+  for (int64_t n : o.extra_n) {
+    if (n < 1) return bad(absl::StrCat("extra_n must be positive, got ", n));
+  }
   return absl::OkStatus();
 }
 
@@ -202,6 +210,19 @@ inline std::vector<int64_t> NextEmmRuns(const EmmSearchOptions& o, const std::ve
     }
     if (std::find(next.begin(), next.end(), n) == next.end()) next.push_back(n);
   };
+  // The extra points first, then N0: the search proper starts from N0 whatever the extras showed.
+  auto measured = [&](int64_t n) {
+    return std::any_of(ms.begin(), ms.end(), [&](const EmmMeasurement& m) { return m.n == n; });
+  };
+  for (int64_t n : o.extra_n) add(n);
+  if (!next.empty()) return next;
+  if (!measured(o.start()) && std::all_of(o.extra_n.begin(), o.extra_n.end(), measured) &&
+      static_cast<int>(ms.size()) == static_cast<int>(std::count_if(o.extra_n.begin(), o.extra_n.end(), measured))) {
+    // Only extras so far: begin the search at N0 as if nothing had been measured.
+    double n = static_cast<double>(o.start());
+    for (int k = 0; k < want; ++k, n *= o.growth) add(Snap(o, n));
+    if (!next.empty()) return next;
+  }
   if (ms.empty()) {
     // Bracketing upwards from N0; a wave of `parallel` runs covers N0 .. N0*g^(p-1).
     double n = static_cast<double>(o.start());

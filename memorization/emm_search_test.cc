@@ -229,6 +229,35 @@ TEST(EmmSearch, ParallelWavesSplitTheBracketInLogN) {
   EXPECT_GT(*e.n_hi, 300);
 }
 
+TEST(EmmSearch, ExtraPointsComeFirstThenTheSearchFromN0) {
+  EmmSearchOptions o;
+  o.n_min = 10;
+  o.n_max = 320;
+  o.n_start = 10;
+  o.granularity = 10;
+  o.precision = 1.25;
+  o.max_runs = 6;
+  o.extra_n = {320};
+  const Trace t = Search(o, [](int64_t n) { return n <= 30 ? 0.95 : 0.1; });
+  // 320 first; N0 = 10 next; then bisection in log N inside the known bracket [10, 320].
+  ASSERT_GE(t.asked.size(), 3u);
+  EXPECT_EQ(t.asked[0], 320);
+  EXPECT_EQ(t.asked[1], 10);
+  EXPECT_EQ(t.asked[2], 60);  // sqrt(10 * 320) = 56.6
+  EXPECT_EQ(t.estimate.emm, std::optional<int64_t>(30));
+  EXPECT_EQ(t.estimate.n_hi, std::optional<int64_t>(40));
+  EXPECT_LE(t.asked.size(), 6u);
+  // An extra point that memorizes at n_max ends the search at once.
+  o.extra_n = {320};
+  const Trace all = Search(o, [](int64_t) { return 1.0; });
+  EXPECT_EQ(all.asked, (std::vector<int64_t>{320}));
+  EXPECT_EQ(all.estimate.status, EmmSearchStatus::kMemorizesEverywhere);
+  // Resuming after the extra point alone continues at N0.
+  EXPECT_EQ(NextEmmRuns(o, {{320, 0.1, 0, 1}}), (std::vector<int64_t>{10}));
+  o.extra_n = {0};
+  EXPECT_FALSE(ValidateEmmSearchOptions(o).ok());
+}
+
 TEST(EmmSearch, InterpolatesLinearlyInLogN) {
   EmmSearchOptions o;
   o.n_min = 100;

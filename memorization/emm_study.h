@@ -213,6 +213,7 @@ inline absl::StatusOr<EmmStudyConfig> EmmStudyConfigFromJson(const nlohmann::jso
     c.search.precision = o.at("precision").get<double>();
     c.search.max_runs = o.at("max_runs").get<int>();
     c.search.parallel = o.at("parallel").get<int>();
+    if (o.contains("extra_n")) c.search.extra_n = o.at("extra_n").get<std::vector<int64_t>>();
   } catch (const nlohmann::json::exception& ex) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": ", ex.what()));
   }

@@ -84,6 +84,7 @@ ABSL_FLAG(int64_t, granularity, 10, "every N is a multiple of this (the class co
 ABSL_FLAG(double, growth, 2.0, "bracketing factor");
 ABSL_FLAG(double, precision, 1.1, "bisection stops when N_hi / N_lo <= this");
 ABSL_FLAG(int, max_runs, 8, "budget of training runs per study");
+ABSL_FLAG(std::string, extra_n, "", "N values measured first in addition to the search (comma list), e.g. n_max to show the ratio far above EMM");
 ABSL_FLAG(int, parallel, 1, "runs per wave (what --plan lists at once; local runs go one after another)");
 
 namespace {
@@ -125,7 +126,8 @@ EmmStudyConfig FashionCpuPreset() {
   c.search.n_max = 320;
   c.search.granularity = 10;
   c.search.precision = 1.25;
-  c.search.max_runs = 5;
+  c.search.max_runs = 6;
+  c.search.extra_n = {320};  // shows the ratio far above EMM; then the search starts at 10
   return c;
 }
 
@@ -247,6 +249,11 @@ absl::StatusOr<EmmStudyConfig> ConfigFromFlags() {
   DIFFMEM_FLAG_TO(max_runs, c.search.max_runs);
   DIFFMEM_FLAG_TO(parallel, c.search.parallel);
 #undef DIFFMEM_FLAG_TO
+  if (given("extra_n")) {
+    auto v = diffmem::diffusion::ParseIntList(absl::GetFlag(FLAGS_extra_n), "--extra_n");
+    if (!v.ok()) return v.status();
+    c.search.extra_n = *v;
+  }
   // A duration flag replaces the preset's duration.
   if (given("steps") || given("kimg") || given("epochs")) {
     c.train.steps = absl::GetFlag(FLAGS_steps);
