@@ -120,7 +120,9 @@ inline absl::Status ValidateEmmSearchOptions(const EmmSearchOptions& o) {
   if (o.max_runs < 1) return bad(absl::StrCat("max_runs must be >= 1, got ", o.max_runs));
   if (o.parallel < 1) return bad(absl::StrCat("parallel must be >= 1, got ", o.parallel));
   for (int64_t n : o.extra_n) {
-    if (n < 1) return bad(absl::StrCat("extra_n must be positive, got ", n));
+    if (n < o.n_min || n > o.n_max) {
+      return bad(absl::StrCat("extra_n ", n, " is outside [n_min, n_max] = [", o.n_min, ", ", o.n_max, "]"));
+    }
   }
   return absl::OkStatus();
 }

@@ -33,7 +33,7 @@ std::string g_tool;  // set by main
 const char kTiny[] =
     "--threads=2 --data=fashion-mnist:t10k --pad=2 --resolution=4 --channels=8 --channel_mult=1,1 --blocks=1 "
     "--steps=40 --probe_every=10 --probe_samples=8 --samples=16 --sampler_steps=3 --n_min=10 --n_start=20 "
-    "--n_max=40 --max_runs=2 --log_every=10 --early_stop=false";
+    "--n_max=40 --extra_n= --max_runs=2 --log_every=10 --early_stop=false";
 
 struct Result {
   int code = -1;
