@@ -74,6 +74,7 @@
 #include "memorization/line_plot.h"
 #include "memorization/memorization_ratio.h"
 #include "memorization/optimal_denoiser.h"
+#include "memorization/top_memorized.h"
 
 namespace diffmem {
 namespace memorization {
@@ -533,6 +534,10 @@ inline absl::StatusOr<EmmRunRecord> RunEmmTrainingRun(const std::string& study_d
         !w.ok()) {
       return w;
     }
+    if (absl::Status w = WriteTopMemorized(run_dir + "/top_memorized.png", s.report, s.pixels, train_ds.images, 16);
+        !w.ok()) {
+      return w;
+    }
     if (c.optimum_reference) {
       EmpiricalOptimalDenoiser optimum(data::PixelsToFloat(train_ds.images),
                                        train_ds.has_labels() ? train_ds.labels : torch::Tensor());
@@ -581,6 +586,15 @@ inline absl::StatusOr<EmmReport> CollectEmmStudy(const std::string& study_dir, c
   if (!r.runs.empty()) {
     if (absl::Status s = WriteLinePlotPng(study_dir + "/ratio_vs_n.png", RatioVsNPlot(r)); !s.ok()) return s;
     if (absl::Status s = WriteLinePlotPng(study_dir + "/curves.png", RatioCurvesPlot(r)); !s.ok()) return s;
+  }
+  // The most memorized samples beside their nearest training images, at the
+  // largest N that still memorizes (runs from before this picture existed lack it).
+  if (r.estimate.emm) {
+    absl::StatusOr<std::string> top =
+        data::ReadFileToString(absl::StrCat(study_dir, "/", EmmRunDirName(*r.estimate.emm), "/top_memorized.png"));
+    if (top.ok()) {
+      if (absl::Status s = data::WriteFileAtomically(study_dir + "/top_memorized.png", *top); !s.ok()) return s;
+    }
   }
   return r;
 }

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "memorization/emm_report.h"
@@ -127,7 +128,8 @@ TEST(EstimateEmm, WritesAReportWithTheDocumentedSchemaAndFiles) {
     ASSERT_TRUE(run.optimum_ratio.has_value());
     EXPECT_GT(run.wall_seconds(), 0);
     const std::string run_dir = absl::StrCat(d, "/", run.run_dir);
-    for (const char* f : {"config.json", "checkpoint.pt", "loss.csv", "emm_result.json", "emm_probe.json", "samples.png"}) {
+    for (const char* f : {"config.json", "checkpoint.pt", "loss.csv", "emm_result.json", "emm_probe.json", "samples.png",
+                          "top_memorized.png"}) {
       EXPECT_TRUE(Exists(absl::StrCat(run_dir, "/", f))) << run_dir << "/" << f;
     }
     // The run directory is a training run directory: its config says what trained it.
@@ -144,6 +146,13 @@ TEST(EstimateEmm, WritesAReportWithTheDocumentedSchemaAndFiles) {
     const std::string bytes = ReadText(d + png);
     ASSERT_GT(bytes.size(), 8u) << png;
     EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << png;
+  }
+  // The study's top_memorized.png is that of the run at the EMM, when there is one.
+  if (report->estimate.emm) {
+    EXPECT_EQ(ReadText(d + "/top_memorized.png"),
+              ReadText(absl::StrCat(d, "/runs/", absl::StrFormat("n%06d", *report->estimate.emm), "/top_memorized.png")));
+  } else {
+    EXPECT_FALSE(Exists(d + "/top_memorized.png"));
   }
 }
 

@@ -36,6 +36,7 @@
 #include "data/png_folder.h"
 #include "memorization/distance.h"
 #include "memorization/memorization_ratio.h"
+#include "memorization/top_memorized.h"
 #include "memorization/nearest_neighbors.h"
 #include "tools/data_flags.h"
 #include "tools/tool_main.h"
@@ -135,24 +136,6 @@ nlohmann::json ReportJson(const MemorizationReport& r, const Samples& samples, c
 
 // The `top` samples with the smallest d1/d2, each as one tile: the sample,
 // a thin grey bar, its nearest training image; four tiles per row.
-absl::Status WriteTopMemorized(const std::string& path, const MemorizationReport& r, const torch::Tensor& samples,
-                               const torch::Tensor& train, int64_t top) {
-  std::vector<int64_t> order(r.samples.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return r.samples[a].ratio < r.samples[b].ratio; });
-  order.resize(std::min<int64_t>(top, order.size()));
-  std::vector<torch::Tensor> tiles;
-  for (int64_t i : order) {
-    torch::Tensor bar = torch::full({samples.size(1), samples.size(2), 1}, 128, torch::kUInt8);
-    tiles.push_back(torch::cat({samples[i], bar, train[r.samples[i].nearest]}, 2));
-  }
-  diffmem::data::GridOptions grid;
-  grid.columns = 4;
-  grid.padding = 4;
-  return diffmem::data::WriteImageGrid(path, torch::stack(tiles, 0), grid);
-}
-
 absl::Status Run(const std::vector<char*>& args) {
   if (args.size() > 1) return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", args[1], "'"));
   const std::string samples_dir = absl::GetFlag(FLAGS_samples), out = absl::GetFlag(FLAGS_out);
@@ -192,7 +175,7 @@ absl::Status Run(const std::vector<char*>& args) {
   const std::string json = ReportJson(*report, *samples, *train, samples_dir).dump(2) + "\n";
   if (absl::Status s = diffmem::data::WriteFileAtomically(json_path, json); !s.ok()) return s;
   const std::string top_path = absl::StrCat(out, "/top_memorized.png");
-  if (absl::Status s = WriteTopMemorized(top_path, *report, samples->images, train->images, absl::GetFlag(FLAGS_top));
+  if (absl::Status s = diffmem::memorization::WriteTopMemorized(top_path, *report, samples->images, train->images, absl::GetFlag(FLAGS_top));
       !s.ok()) {
     return s;
   }
