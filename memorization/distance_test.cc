@@ -8,10 +8,15 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "testing/reference_distance.h"
 
 namespace diffmem {
 namespace memorization {
 namespace {
+
+double Ref(const std::string& metric, const std::vector<double>& a, const std::vector<double>& b) {
+  return diffmem::reference::ReferenceDistance(metric, a.data(), b.data(), static_cast<int64_t>(a.size()));
+}
 
 static_assert(IsDistanceMetric<L2Distance>::value, "");
 static_assert(IsDistanceMetric<SquaredL2Distance>::value, "");
@@ -25,21 +30,6 @@ static_assert(!IsDistanceMetric<NotAMetric>::value, "");
 static_assert(!IsDistanceMetric<int>::value, "");
 
 // Brute-force float64 distance between two rows, written out loop by loop.
-double Reference(const std::string& metric, const std::vector<double>& a, const std::vector<double>& b) {
-  double sum = 0, max_abs = 0, dot = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = a[i] - b[i];
-    sum += metric == "l1" ? std::abs(d) : d * d;
-    max_abs = std::max(max_abs, std::abs(d));
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  if (metric == "l2") return std::sqrt(sum);
-  if (metric == "sql2" || metric == "l1") return sum;
-  if (metric == "linf") return max_abs;
-  return (na > 0 && nb > 0) ? 1 - dot / std::sqrt(na * nb) : 1.0;  // cosine
-}
 
 std::vector<double> Row(const torch::Tensor& m, int64_t i) {
   torch::Tensor r = m[i].to(torch::kFloat64).contiguous();
@@ -66,7 +56,7 @@ TYPED_TEST(DistanceTest, PairwiseMatchesBruteForce) {
   torch::Tensor xr = x.reshape({9, -1}), yr = y.reshape({13, -1});
   for (int64_t i = 0; i < 9; ++i) {
     for (int64_t j = 0; j < 13; ++j) {
-      double want = Reference(M::kName, Row(xr, i), Row(yr, j));
+      double want = Ref(M::kName, Row(xr, i), Row(yr, j));
       double got = d[i][j].item<double>();
       // The GEMM identity errs by ~u·D·(‖x‖² + ‖y‖²) in the square, before any
       // root (a root near 0 magnifies it): compare L2 through its square.
@@ -85,7 +75,7 @@ TYPED_TEST(DistanceTest, ExactKeysMatchBruteForceToDoublePrecision) {
   torch::Tensor e = M::KeyToDistance(ExactKeys<M>(a, b));
   ASSERT_EQ(e.scalar_type(), torch::kFloat64);
   for (int64_t i = 0; i < 6; ++i) {
-    EXPECT_NEAR(e[i].item<double>(), Reference(M::kName, Row(a, i), Row(b, i)), 1e-12) << M::kName << " row " << i;
+    EXPECT_NEAR(e[i].item<double>(), Ref(M::kName, Row(a, i), Row(b, i)), 1e-12) << M::kName << " row " << i;
   }
   // The row kernel on its own, and equal rows give equal keys bit for bit.
   torch::Tensor ac = a.contiguous(), bc = b.contiguous();

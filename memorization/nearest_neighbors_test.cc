@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "testing/reference_distance.h"
 #include "memorization/distance.h"
 
 namespace diffmem {
@@ -17,21 +18,6 @@ namespace {
 
 // Brute-force float64 reference: every distance written out loop by loop,
 // sorted by (distance, index).
-double Reference(const std::string& metric, const double* a, const double* b, int64_t dim) {
-  double sum = 0, max_abs = 0, dot = 0, na = 0, nb = 0;
-  for (int64_t i = 0; i < dim; ++i) {
-    const double d = a[i] - b[i];
-    sum += metric == "l1" ? std::abs(d) : d * d;
-    max_abs = std::max(max_abs, std::abs(d));
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  if (metric == "l2") return std::sqrt(sum);
-  if (metric == "sql2" || metric == "l1") return sum;
-  if (metric == "linf") return max_abs;
-  return (na > 0 && nb > 0) ? 1 - dot / std::sqrt(na * nb) : 1.0;
-}
 
 struct Expected {
   std::vector<std::vector<double>> distances;
@@ -46,7 +32,7 @@ Expected BruteForce(const std::string& metric, const torch::Tensor& queries, con
   for (int64_t i = 0; i < q.size(0); ++i) {
     std::vector<std::pair<double, int64_t>> all;
     for (int64_t j = 0; j < r.size(0); ++j) {
-      all.emplace_back(Reference(metric, q.data_ptr<double>() + i * dim, r.data_ptr<double>() + j * dim, dim), j);
+      all.emplace_back(diffmem::reference::ReferenceDistance(metric, q.data_ptr<double>() + i * dim, r.data_ptr<double>() + j * dim, dim), j);
     }
     std::sort(all.begin(), all.end());
     e.distances.emplace_back();
