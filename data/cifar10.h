@@ -22,7 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "data/dataset.h"
 
 namespace diffmem {
@@ -61,7 +61,7 @@ inline absl::StatusOr<Dataset> DecodeCifar10Batch(absl::string_view bytes, const
 
 // Reads one batch file (e.g. data_batch_1.bin).
 inline absl::StatusOr<Dataset> ReadCifar10Batch(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  absl::StatusOr<std::string> bytes = util::ReadFileToString(path);
   if (!bytes.ok()) return bytes.status();
   return DecodeCifar10Batch(*bytes, path);
 }

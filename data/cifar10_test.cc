@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "gtest/gtest.h"
 
 namespace diffmem::data {
@@ -50,7 +50,7 @@ void ExpectRecords(const Dataset& ds, int first, const std::vector<int>& labels)
 
 TEST(Cifar10Test, ReadsHandMadeBatchFile) {
   const std::string path = NewDir("one") + "/data_batch_1.bin";
-  ASSERT_TRUE(WriteFileAtomically(path, Records(0, {0, 9, 4})).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(path, Records(0, {0, 9, 4})).ok());
   absl::StatusOr<Dataset> ds = ReadCifar10Batch(path);
   ASSERT_TRUE(ds.ok()) << ds.status();
   ExpectRecords(*ds, 0, {0, 9, 4});
@@ -63,11 +63,11 @@ TEST(Cifar10Test, ReadsTrainBatchesInOrderAndTheTestBatch) {
   int first = 0;
   for (size_t b = 0; b < batches.size(); ++b) {
     ASSERT_TRUE(
-        WriteFileAtomically(absl::StrCat(dir, "/data_batch_", b + 1, ".bin"), Records(first, batches[b])).ok());
+        util::WriteFileAtomically(absl::StrCat(dir, "/data_batch_", b + 1, ".bin"), Records(first, batches[b])).ok());
     first += batches[b].size();
     all.insert(all.end(), batches[b].begin(), batches[b].end());
   }
-  ASSERT_TRUE(WriteFileAtomically(dir + "/test_batch.bin", Records(100, {5, 0})).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(dir + "/test_batch.bin", Records(100, {5, 0})).ok());
   absl::StatusOr<Dataset> train = ReadCifar10(dir);
   ASSERT_TRUE(train.ok()) << train.status();
   ExpectRecords(*train, 0, all);
@@ -87,18 +87,18 @@ void ExpectError(const absl::StatusOr<Dataset>& ds, const std::vector<std::strin
 TEST(Cifar10Test, BadFilesGiveClearErrors) {
   const std::string dir = NewDir("bad");
   const std::string short_path = dir + "/short.bin";
-  ASSERT_TRUE(WriteFileAtomically(short_path, Records(0, {1, 2}).substr(0, 3073 + 100)).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(short_path, Records(0, {1, 2}).substr(0, 3073 + 100)).ok());
   ExpectError(ReadCifar10Batch(short_path), {short_path, "3173", "multiple of 3073"});
   const std::string empty = dir + "/empty.bin";
-  ASSERT_TRUE(WriteFileAtomically(empty, "").ok());
+  ASSERT_TRUE(util::WriteFileAtomically(empty, "").ok());
   ExpectError(ReadCifar10Batch(empty), {empty, "multiple of 3073"});
   const std::string label = dir + "/label.bin";
-  ASSERT_TRUE(WriteFileAtomically(label, Records(0, {3, 10, 1})).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(label, Records(0, {3, 10, 1})).ok());
   ExpectError(ReadCifar10Batch(label), {label, "record 1", "label 10"});
   ExpectError(ReadCifar10Batch(dir + "/absent.bin"), {dir + "/absent.bin", "cannot open"});
   // A training directory missing one batch names the missing file.
   for (int b : {1, 2, 4, 5}) {
-    ASSERT_TRUE(WriteFileAtomically(absl::StrCat(dir, "/data_batch_", b, ".bin"), Records(0, {1})).ok());
+    ASSERT_TRUE(util::WriteFileAtomically(absl::StrCat(dir, "/data_batch_", b, ".bin"), Records(0, {1})).ok());
   }
   ExpectError(ReadCifar10(dir), {dir + "/data_batch_3.bin", "cannot open"});
 }

@@ -14,6 +14,10 @@
 //   6. labels:        "keep" | "true" | "none" | "random" (label_classes C) | "unique"
 // A random subset draws with `seed`, random labels with `seed + 1`.
 //
+// JSON: DataFactorsToJson (every factor but n) and DataSourceToJson, the
+// "data" block of a run's config.json: {"spec": ..., "n": N, "factors": {...}}
+// (the same whether //tools:train or an EMM study wrote it).
+//
 // Example:
 //   diffmem::data::DataFactors f;
 //   f.n = 1000; f.subset = "balanced"; f.resolution = 14; f.labels = "unique";
@@ -24,6 +28,9 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +38,7 @@
 #include "data/dataset.h"
 #include "data/read_dataset.h"
 #include "data/subsets.h"
+#include "util/json_fields.h"
 
 namespace diffmem {
 namespace data {
@@ -117,6 +125,53 @@ inline absl::StatusOr<Dataset> ApplyDataFactors(Dataset ds, const DataFactors& f
     ds = WithUniqueLabels(ds);
   }
   return ds;
+}
+
+// Every factor but n (a study varies n per run).
+inline nlohmann::json DataFactorsToJson(const DataFactors& f) {
+  return {{"subset", f.subset}, {"classes", f.classes}, {"mix_data", f.mix_data}, {"mix_fraction", f.mix_fraction},
+          {"pad", f.pad},       {"resolution", f.resolution}, {"labels", f.labels}, {"label_classes", f.label_classes},
+          {"seed", f.seed}};
+}
+
+// The factors of DataFactorsToJson (n = 0), validated; errors name `where` and the field.
+inline absl::StatusOr<DataFactors> DataFactorsFromJson(const nlohmann::json& j, const std::string& where) {
+  util::JsonFields g(j, where);
+  DataFactors f;
+  f.subset = g.String("subset");
+  f.classes = g.Integer("classes");
+  f.mix_data = g.String("mix_data");
+  f.mix_fraction = g.Number("mix_fraction");
+  f.pad = g.Integer("pad");
+  f.resolution = g.Integer("resolution");
+  f.labels = g.String("labels");
+  f.label_classes = g.Integer("label_classes");
+  const int64_t seed = g.Integer("seed");
+  g.Check(seed >= 0, "seed", "must be >= 0");
+  if (!g.status().ok()) return g.status();
+  f.seed = static_cast<uint64_t>(seed);
+  if (absl::Status s = ValidateDataFactors(f); !s.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", s.message()));
+  return f;
+}
+
+// The data block of a run's config.json: where the images came from and how they were chosen.
+inline nlohmann::json DataSourceToJson(const std::string& spec, const DataFactors& f) {
+  return {{"spec", spec}, {"n", f.n}, {"factors", DataFactorsToJson(f)}};
+}
+
+// Reads DataSourceToJson back: the spec and the factors (n included).
+inline absl::StatusOr<std::pair<std::string, DataFactors>> DataSourceFromJson(const nlohmann::json& j,
+                                                                              const std::string& where) {
+  util::JsonFields g(j, where);
+  std::string spec = g.String("spec");
+  const int64_t n = g.Integer("n");
+  const nlohmann::json* factors = g.Object("factors");
+  if (!g.status().ok()) return g.status();
+  absl::StatusOr<DataFactors> f = DataFactorsFromJson(*factors, absl::StrCat(where, ": factors"));
+  if (!f.ok()) return f.status();
+  f->n = n;
+  if (absl::Status s = ValidateDataFactors(*f); !s.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", s.message()));
+  return std::make_pair(std::move(spec), *std::move(f));
 }
 
 // Reads `spec` (and f.mix_data) and applies the factors.

@@ -27,7 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "data/dataset.h"
 
 namespace diffmem {
@@ -145,7 +145,7 @@ inline absl::StatusOr<IdxArray> ParseIdx(absl::string_view bytes, absl::string_v
 
 // Reads an unsigned-byte IDX file of any rank.
 inline absl::StatusOr<IdxArray> ReadIdx(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  absl::StatusOr<std::string> bytes = util::ReadFileToString(path);
   if (!bytes.ok()) return bytes.status();
   return ParseIdx(*bytes, path);
 }

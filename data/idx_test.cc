@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "gtest/gtest.h"
 
 namespace diffmem::data {
@@ -20,7 +20,7 @@ std::string IdxBytes(std::vector<uint32_t> dims, const std::string& payload, uin
 
 std::string WritePlain(const std::string& name, const std::string& bytes) {
   const std::string path = ::testing::TempDir() + "/" + name;
-  EXPECT_TRUE(WriteFileAtomically(path, bytes).ok());
+  EXPECT_TRUE(util::WriteFileAtomically(path, bytes).ok());
   return path;
 }
 
@@ -70,7 +70,7 @@ TEST(IdxTest, CorruptFilesGiveClearErrors) {
   ExpectError(WritePlain("huge.idx", IdxBytes({0xffffffff, 0xffffffff}, "")), "implausible");
   // A gzip stream whose compressed bytes are damaged.
   const std::string good = WriteGzip("damaged.gz", IdxBytes({64, 64}, std::string(4096, 'z')));
-  absl::StatusOr<std::string> bytes = ReadFileToString(good);
+  absl::StatusOr<std::string> bytes = util::ReadFileToString(good);
   ASSERT_TRUE(bytes.ok());
   std::string damaged = *bytes;
   for (size_t i = 12; i < damaged.size() - 8; ++i) damaged[i] ^= 0x33;

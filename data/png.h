@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 
 namespace diffmem {
 namespace data {
@@ -63,7 +63,7 @@ inline absl::StatusOr<torch::Tensor> DecodePng(absl::string_view bytes, absl::st
 
 // Reads a PNG file as uint8 C×H×W (C = 1 or 3).
 inline absl::StatusOr<torch::Tensor> ReadPng(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  absl::StatusOr<std::string> bytes = util::ReadFileToString(path);
   if (!bytes.ok()) return bytes.status();
   return DecodePng(*bytes, path);
 }
@@ -100,7 +100,7 @@ inline absl::StatusOr<std::string> EncodePng(const torch::Tensor& chw, absl::str
 inline absl::Status WritePng(const std::string& path, const torch::Tensor& chw) {
   absl::StatusOr<std::string> bytes = EncodePng(chw, path);
   if (!bytes.ok()) return bytes.status();
-  return WriteFileAtomically(path, *bytes);
+  return util::WriteFileAtomically(path, *bytes);
 }
 
 }  // namespace data

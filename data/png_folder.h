@@ -26,7 +26,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "data/dataset.h"
 #include "data/dataset_json.h"
 
@@ -111,7 +111,7 @@ inline absl::StatusOr<Dataset> ReadPngFolder(const std::string& dir) {
   const std::string prefix = absl::StrCat(root, "/");
   std::vector<std::string> bytes(names->size());
   for (size_t i = 0; i < names->size(); ++i) {
-    absl::StatusOr<std::string> b = ReadFileToString(prefix + (*names)[i]);
+    absl::StatusOr<std::string> b = util::ReadFileToString(prefix + (*names)[i]);
     if (!b.ok()) return b.status();
     bytes[i] = *std::move(b);
   }
@@ -120,7 +120,7 @@ inline absl::StatusOr<Dataset> ReadPngFolder(const std::string& dir) {
   const std::string json_path = prefix + kDatasetJsonName;
   std::error_code ec;
   if (!std::filesystem::exists(json_path, ec)) return AssembleDataset(*names, *images, nullptr, prefix, root);
-  absl::StatusOr<std::string> text = ReadFileToString(json_path);
+  absl::StatusOr<std::string> text = util::ReadFileToString(json_path);
   if (!text.ok()) return text.status();
   absl::StatusOr<DatasetJson> meta = ParseDatasetJson(*text, json_path);
   if (!meta.ok()) return meta.status();

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "data/png.h"
 #include "gtest/gtest.h"
 
@@ -27,7 +27,7 @@ void Put(const std::string& dir, const std::string& rel, const torch::Tensor& ch
 }
 
 void PutText(const std::string& dir, const std::string& rel, const std::string& text) {
-  ASSERT_TRUE(WriteFileAtomically(dir + "/" + rel, text).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(dir + "/" + rel, text).ok());
 }
 
 torch::Tensor Rgb(int value) {

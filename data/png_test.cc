@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "data/image_grid.h"
 #include "data/pixels.h"
 #include "gtest/gtest.h"
@@ -51,7 +51,7 @@ TEST(PngTest, ErrorsNameTheFile) {
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("does_not_exist.png"), std::string::npos);
 
-  ASSERT_TRUE(WriteFileAtomically(dir + "/text.png", "hello, not a png").ok());
+  ASSERT_TRUE(util::WriteFileAtomically(dir + "/text.png", "hello, not a png").ok());
   absl::StatusOr<torch::Tensor> bad = ReadPng(dir + "/text.png");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("text.png: not a PNG"), std::string::npos) << bad.status();
@@ -77,7 +77,7 @@ TEST(PngTest, RejectsWrongTensors) {
   EXPECT_FALSE(WritePng(path, torch::zeros({2, 4, 4}, torch::kUInt8)).ok());
   EXPECT_FALSE(WritePng(path, torch::zeros({3, 4, 4}, torch::kFloat32)).ok());
   EXPECT_FALSE(WritePng(path, torch::zeros({4, 4}, torch::kUInt8)).ok());
-  EXPECT_EQ(ReadFileToString(path).status().code(), absl::StatusCode::kNotFound) << "partial output left behind";
+  EXPECT_EQ(util::ReadFileToString(path).status().code(), absl::StatusCode::kNotFound) << "partial output left behind";
 }
 
 TEST(ImageGridTest, TilesInRowMajorOrder) {

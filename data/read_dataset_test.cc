@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "data/cifar10.h"
 #include "data/data_factors.h"
 #include "data/idx.h"
@@ -90,9 +90,9 @@ TEST(ReadDatasetTest, PathsAndPrefixesPickTheReader) {
   const std::string cifar = root + "/cifar-10-batches-bin";
   fs::create_directories(cifar);
   for (int b = 1; b <= 5; ++b) {
-    ASSERT_TRUE(WriteFileAtomically(absl::StrCat(cifar, "/data_batch_", b, ".bin"), CifarRecords({b, b + 1})).ok());
+    ASSERT_TRUE(util::WriteFileAtomically(absl::StrCat(cifar, "/data_batch_", b, ".bin"), CifarRecords({b, b + 1})).ok());
   }
-  ASSERT_TRUE(WriteFileAtomically(cifar + "/test_batch.bin", CifarRecords({9})).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(cifar + "/test_batch.bin", CifarRecords({9})).ok());
   struct Case {
     std::string spec;
     std::vector<int64_t> labels;
@@ -109,7 +109,7 @@ TEST(ReadDatasetTest, PathsAndPrefixesPickTheReader) {
   }
   const std::string only_test = root + "/only_test";
   fs::create_directories(only_test);
-  ASSERT_TRUE(WriteFileAtomically(only_test + "/test_batch.bin", CifarRecords({3, 4})).ok());
+  ASSERT_TRUE(util::WriteFileAtomically(only_test + "/test_batch.bin", CifarRecords({3, 4})).ok());
   absl::StatusOr<Dataset> test = ReadDataset(only_test);
   ASSERT_TRUE(test.ok()) << test.status();
   EXPECT_EQ(test->size(), 2);
@@ -118,7 +118,7 @@ TEST(ReadDatasetTest, PathsAndPrefixesPickTheReader) {
 TEST(ReadDatasetTest, UnknownSpecsExplainTheGrammar) {
   for (const std::string& spec : {std::string(""), std::string("cifar10"), NewDir("x") + "/nothing-here",
                                   ::testing::TempDir() + "/plain.txt"}) {
-    if (absl::EndsWith(spec, ".txt")) ASSERT_TRUE(WriteFileAtomically(spec, "hello").ok());
+    if (absl::EndsWith(spec, ".txt")) ASSERT_TRUE(util::WriteFileAtomically(spec, "hello").ok());
     absl::StatusOr<Dataset> ds = ReadDataset(spec);
     ASSERT_FALSE(ds.ok()) << spec;
     EXPECT_TRUE(absl::StrContains(ds.status().message(), "cifar10") ||
@@ -186,6 +186,38 @@ TEST(DataFactorsTest, BadFactorsNameTheFlag) {
   absl::StatusOr<Dataset> ds = LoadDataset(absl::StrCat(kFashionMnistDir, "/t10k-images-idx3-ubyte.gz"), need_labels);
   ASSERT_FALSE(ds.ok());
   EXPECT_NE(ds.status().message().find("no labels"), std::string::npos) << ds.status();
+}
+
+// The data block of a run's config.json round-trips, and a damaged one is an
+// error naming the field.
+TEST(DataFactorsTest, DataSourceJsonRoundTrips) {
+  DataFactors f;
+  f.n = 40;
+  f.subset = "random";
+  f.classes = 5;
+  f.mix_data = "fashion-mnist:t10k";
+  f.mix_fraction = 0.25;
+  f.pad = 2;
+  f.resolution = 8;
+  f.labels = "random";
+  f.label_classes = 3;
+  f.seed = 7;
+  const nlohmann::json j = DataSourceToJson("fashion-mnist", f);
+  EXPECT_EQ(j["n"], 40);
+  EXPECT_FALSE(j["factors"].contains("n"));  // n is the run's, the factors are the study's
+  absl::StatusOr<std::pair<std::string, DataFactors>> back = DataSourceFromJson(j, "config.json: data");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->first, "fashion-mnist");
+  EXPECT_EQ(DataSourceToJson(back->first, back->second), j);
+  nlohmann::json bad = j;
+  bad["factors"]["pad"] = "two";
+  EXPECT_EQ(DataSourceFromJson(bad, "c").status().message(), "c: factors: field 'pad' must be an integer");
+  bad = j;
+  bad["factors"]["labels"] = "soft";
+  EXPECT_NE(DataSourceFromJson(bad, "c").status().message().find("--labels: 'soft'"), std::string::npos);
+  bad = j;
+  bad.erase("factors");
+  EXPECT_EQ(DataSourceFromJson(bad, "c").status().message(), "c: field 'factors' is missing");
 }
 
 }  // namespace

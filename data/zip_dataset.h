@@ -35,7 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "data/dataset.h"
 #include "data/dataset_json.h"
 #include "data/png.h"
@@ -250,7 +250,7 @@ inline absl::StatusOr<std::string> EncodeEdmZip(const Dataset& ds) {
 inline absl::Status WriteEdmZip(const std::string& path, const Dataset& ds) {
   absl::StatusOr<std::string> bytes = EncodeEdmZip(ds);
   if (!bytes.ok()) return absl::Status(bytes.status().code(), absl::StrCat(path, ": ", bytes.status().message()));
-  return WriteFileAtomically(path, *bytes);
+  return util::WriteFileAtomically(path, *bytes);
 }
 
 }  // namespace data

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "data/idx.h"
 #include "data/png.h"
 #include "gtest/gtest.h"
@@ -107,7 +107,7 @@ TEST(ZipDatasetTest, RoundTripsFashionMnistThroughAFile) {
 
   // The layout EDM's loader expects: image names, then dataset.json with one
   // [name, label] pair per image.
-  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  absl::StatusOr<std::string> bytes = util::ReadFileToString(path);
   ASSERT_TRUE(bytes.ok());
   std::vector<std::string> names = EntryNames(*bytes);
   ASSERT_EQ(names.size(), 1501u);

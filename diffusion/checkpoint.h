@@ -17,7 +17,7 @@
 //   absl::Status s = SaveCheckpoint("run/checkpoint.pt", st, *net, ema.model().ptr().get(), &adam);
 //   absl::StatusOr<CheckpointState> back = LoadCheckpoint("run/checkpoint.pt", *net, ema_impl, &adam, device);
 //   absl::StatusOr<std::string> config = ReadCheckpointConfig("run/checkpoint.pt");
-//   absl::Status w = LoadCheckpointWeights("run/checkpoint.pt", "ema", *fresh_net, device);
+//   absl::Status w = LoadCheckpointWeights("run/checkpoint.pt", Weights::kEma, *fresh_net, device);
 
 #ifndef DIFFMEM_DIFFUSION_CHECKPOINT_H_
 #define DIFFMEM_DIFFUSION_CHECKPOINT_H_
@@ -39,7 +39,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "data/atomic_file.h"
+#include "diffusion/weights.h"
+#include "util/atomic_file.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -84,13 +85,13 @@ inline absl::Status SaveCheckpoint(const std::string& path, const CheckpointStat
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat(path, ": cannot serialize checkpoint: ", e.what_without_backtrace()));
   }
-  return data::WriteFileAtomically(path, bytes.str());
+  return util::WriteFileAtomically(path, bytes.str());
 }
 
 namespace internal_checkpoint {
 
 inline absl::StatusOr<torch::serialize::InputArchive> Open(const std::string& path, c10::optional<torch::Device> device) {
-  absl::StatusOr<std::string> bytes = data::ReadFileToString(path);
+  absl::StatusOr<std::string> bytes = util::ReadFileToString(path);
   if (!bytes.ok()) return bytes.status();
   torch::serialize::InputArchive archive;
   try {
@@ -216,13 +217,11 @@ inline absl::StatusOr<std::string> ReadCheckpointConfig(const std::string& path)
   }
 }
 
-// Loads one set of weights ("net": the raw trained weights, "ema": the
-// moving average) into `net`.
-inline absl::Status LoadCheckpointWeights(const std::string& path, const std::string& which, torch::nn::Module& net,
+// Loads one set of weights (the raw trained weights, archive key "net", or
+// the moving average, key "ema") into `net`.
+inline absl::Status LoadCheckpointWeights(const std::string& path, Weights weights, torch::nn::Module& net,
                                           torch::Device device) {
-  if (which != "net" && which != "ema") {
-    return absl::InvalidArgumentError(absl::StrCat("weights '", which, "': expected net or ema"));
-  }
+  const std::string which = weights == Weights::kRaw ? "net" : "ema";
   absl::StatusOr<torch::serialize::InputArchive> archive = internal_checkpoint::Open(path, device);
   if (!archive.ok()) return archive.status();
   try {

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "diffusion/unet.h"
 
 namespace diffmem {
@@ -79,7 +79,7 @@ TEST(CheckpointTest, RoundTripRestoresEverything) {
   EXPECT_TRUE(Same(*net, *net2));
   EXPECT_EQ(*ReadCheckpointConfig(path), st.config_json);
   UNet<NcsnppSpec> only_ema(Tiny());
-  ASSERT_TRUE(LoadCheckpointWeights(path, "ema", *only_ema, torch::kCPU).ok());
+  ASSERT_TRUE(LoadCheckpointWeights(path, Weights::kEma, *only_ema, torch::kCPU).ok());
   EXPECT_TRUE(Same(*only_ema, *ema));
   // No temporary files are left beside the checkpoint.
   for (const auto& e : fs::directory_iterator(fs::path(path).parent_path())) {
@@ -89,21 +89,20 @@ TEST(CheckpointTest, RoundTripRestoresEverything) {
 
 TEST(CheckpointTest, UnreadableOrMismatchedCheckpointsFailClearly) {
   const std::string junk = TempPath("junk.pt");
-  ASSERT_TRUE(data::WriteFileAtomically(junk, "definitely not a zip archive").ok());
+  ASSERT_TRUE(util::WriteFileAtomically(junk, "definitely not a zip archive").ok());
   UNet<DdpmppSpec> net(Tiny());
-  absl::Status s = LoadCheckpointWeights(junk, "ema", *net, torch::kCPU);
+  absl::Status s = LoadCheckpointWeights(junk, Weights::kEma, *net, torch::kCPU);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_NE(s.message().find(junk), std::string::npos);
-  EXPECT_EQ(LoadCheckpointWeights(TempPath("missing.pt"), "net", *net, torch::kCPU).code(),
+  EXPECT_EQ(LoadCheckpointWeights(TempPath("missing.pt"), Weights::kRaw, *net, torch::kCPU).code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(LoadCheckpointWeights(junk, "best", *net, torch::kCPU).code(), absl::StatusCode::kInvalidArgument);
   // A checkpoint of a different network.
   const std::string path = TempPath("wide.pt");
   UNet<DdpmppSpec> wide(Tiny().model_channels(16));
   ASSERT_TRUE(SaveCheckpoint(path, CheckpointState(), *wide, nullptr, nullptr).ok());
-  s = LoadCheckpointWeights(path, "net", *net, torch::kCPU);
+  s = LoadCheckpointWeights(path, Weights::kRaw, *net, torch::kCPU);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
-  EXPECT_EQ(LoadCheckpointWeights(path, "ema", *wide, torch::kCPU).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(LoadCheckpointWeights(path, Weights::kEma, *wide, torch::kCPU).code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(CheckpointTest, FailedWriteKeepsThePreviousFile) {

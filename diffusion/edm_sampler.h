@@ -56,6 +56,7 @@ namespace diffusion {
 // steps: at batch scale a fresh state-sized allocation costs far more than
 // the arithmetic (benchmarks/sampler_benchmark.cc).
 struct EulerSolver {
+  static constexpr const char* kName = "euler";
   static constexpr int kOrder = 1;
   template <class Slope>
   static void Advance(const torch::Tensor& x_hat, double t_hat, double t_next, const torch::Tensor& d_cur,
@@ -65,6 +66,7 @@ struct EulerSolver {
 };
 
 struct HeunSolver {
+  static constexpr const char* kName = "heun";
   static constexpr int kOrder = 2;
   // The trapezoidal correction is skipped on the final step to σ = 0, where
   // the slope is undefined (Algorithm 2, line 9).

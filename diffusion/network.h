@@ -1,9 +1,9 @@
 // The model a run trains, as data: network family (a UNet spec type),
 // preconditioner (a policy type) and the UNet's run-time sizes. A
 // NetworkConfig round-trips through JSON (config.json, checkpoints), and
-// VisitNetwork turns its two names into types — a type list and a switch —
-// so tools and studies instantiate Trainer<Precond, UNet<Spec>> without an
-// `if` per combination.
+// VisitNetwork turns its two names into types through two registries
+// (util/type_registry.h), so tools and studies instantiate
+// Trainer<Precond, UNet<Spec>> without an `if` per combination.
 //
 //   specs:            ddpmpp (UNet<DdpmppSpec>), ncsnpp (UNet<NcsnppSpec>)
 //   preconditioners:  edm, vp, ve, iddpm (diffusion/preconditioning.h)
@@ -44,95 +44,24 @@
 #include "diffusion/preconditioning.h"
 #include "diffusion/unet.h"
 #include "nlohmann/json.hpp"
+#include "util/type_registry.h"
 
 namespace diffmem {
 namespace diffusion {
 
-// A type carried as a value, so generic lambdas can receive types.
-template <class T>
-struct TypeTag {
-  using type = T;
-};
-
-template <class... Ts>
-struct TypeList {};
-
 using UNetSpecs = TypeList<DdpmppSpec, NcsnppSpec>;
-
-// Preconditioner names (kName lives here so preconditioning.h stays policy-only).
-template <class P>
-struct PreconditionerName;
-template <>
-struct PreconditionerName<EdmPreconditioner> {
-  static constexpr const char* kName = "edm";
-};
-template <>
-struct PreconditionerName<VpPreconditioner> {
-  static constexpr const char* kName = "vp";
-};
-template <>
-struct PreconditionerName<VePreconditioner> {
-  static constexpr const char* kName = "ve";
-};
-template <>
-struct PreconditionerName<IddpmPreconditioner> {
-  static constexpr const char* kName = "iddpm";
-};
 using Preconditioners = TypeList<EdmPreconditioner, VpPreconditioner, VePreconditioner, IddpmPreconditioner>;
-
-namespace internal_network {
-
-template <class T>
-const char* NameOf(TypeTag<T>) {
-  if constexpr (IsUNetSpec<T>::value) {
-    return T::kName;
-  } else {
-    return PreconditionerName<T>::kName;
-  }
-}
-
-template <class F>
-absl::Status Visit(const std::string& name, const char* what, std::vector<std::string> names, F& f, TypeList<>) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown ", what, " '", name, "' (expected one of: ", absl::StrJoin(names, ", "), ")"));
-}
-template <class F, class T, class... Rest>
-absl::Status Visit(const std::string& name, const char* what, std::vector<std::string> names, F& f,
-                   TypeList<T, Rest...>) {
-  if (name == NameOf(TypeTag<T>{})) return f(TypeTag<T>{});
-  names.push_back(NameOf(TypeTag<T>{}));
-  return Visit(name, what, std::move(names), f, TypeList<Rest...>{});
-}
-
-template <class T, class... Rest>
-void Names(std::vector<std::string>& out, TypeList<T, Rest...>) {
-  out.push_back(NameOf(TypeTag<T>{}));
-  if constexpr (sizeof...(Rest) > 0) Names(out, TypeList<Rest...>{});
-}
-
-}  // namespace internal_network
 
 // Calls f(TypeTag<Spec>{}) for the UNet spec called `name`; f returns absl::Status.
 template <class F>
 absl::Status VisitUNetSpec(const std::string& name, F&& f) {
-  return internal_network::Visit(name, "network spec", {}, f, UNetSpecs{});
+  return VisitByName<UNetSpecs>(name, "network spec", f);
 }
 
 // Calls f(TypeTag<Precond>{}) for the preconditioner called `name`.
 template <class F>
 absl::Status VisitPreconditioner(const std::string& name, F&& f) {
-  return internal_network::Visit(name, "preconditioner", {}, f, Preconditioners{});
-}
-
-inline std::vector<std::string> UNetSpecNames() {
-  std::vector<std::string> out;
-  internal_network::Names(out, UNetSpecs{});
-  return out;
-}
-inline std::vector<std::string> PreconditionerNames() {
-  std::vector<std::string> out;
-  internal_network::Names(out, Preconditioners{});
-  return out;
+  return VisitByName<Preconditioners>(name, "preconditioner", f);
 }
 
 struct NetworkConfig {

@@ -19,14 +19,14 @@ TEST(NetworkTest, VisitMapsNamesToTypes) {
     using Spec = typename decltype(spec)::type;
     using Precond = typename decltype(precond)::type;
     static_assert(IsUNetSpec<Spec>::value, "");
-    seen = absl::StrCat(Spec::kName, "+", PreconditionerName<Precond>::kName,
+    seen = absl::StrCat(Spec::kName, "+", Precond::kName,
                         std::is_same<Precond, VpPreconditioner>::value ? "!" : "?");
     return absl::OkStatus();
   });
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(seen, "ncsnpp+vp!");
-  EXPECT_EQ(UNetSpecNames(), (std::vector<std::string>{"ddpmpp", "ncsnpp"}));
-  EXPECT_EQ(PreconditionerNames(), (std::vector<std::string>{"edm", "vp", "ve", "iddpm"}));
+  EXPECT_EQ(RegistryNames<UNetSpecs>(), (std::vector<std::string>{"ddpmpp", "ncsnpp"}));
+  EXPECT_EQ(RegistryNames<Preconditioners>(), (std::vector<std::string>{"edm", "vp", "ve", "iddpm"}));
 }
 
 TEST(NetworkTest, UnknownNamesListTheChoices) {

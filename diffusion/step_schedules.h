@@ -39,6 +39,7 @@ inline void CheckNumSteps(int num_steps) {
 
 // EDM's polynomial discretization (Eq. 5); 18 steps ⇒ 35 Heun NFE.
 struct EdmRhoSteps {
+  static constexpr const char* kName = "edm";
   struct Options {
     double sigma_min = 0.002;
     double sigma_max = 80;
@@ -58,6 +59,7 @@ struct EdmRhoSteps {
 
 // Song et al.'s VP discretization: uniform t from 1 down to ε_s.
 struct VpSteps {
+  static constexpr const char* kName = "vp";
   struct Options {
     double beta_d = 19.9;
     double beta_min = 0.1;
@@ -77,6 +79,7 @@ struct VpSteps {
 
 // Song et al.'s VE discretization: geometric σ from σ_max down to σ_min.
 struct VeSteps {
+  static constexpr const char* kName = "ve";
   struct Options {
     double sigma_min = 0.02;
     double sigma_max = 100;
@@ -97,6 +100,7 @@ struct VeSteps {
 
 // iDDPM's discretization: evenly spaced indices into the table u_j.
 struct IddpmSteps {
+  static constexpr const char* kName = "iddpm";
   struct Options {
     int m = 1000;
     double c_1 = 0.001;

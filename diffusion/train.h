@@ -22,10 +22,12 @@
 // permutation drawn from std::mt19937_64 seeded by seed_seq{seed, e} (fixed by
 // the C++ standard); batches run across epoch boundaries.
 //
-// Callbacks: `progress` every log_every steps and at the end; `hook` every
+// Callbacks: `started` once the run directory is ready (and a resumed run's
+// step known); `progress` every log_every steps and at the end; `hook` every
 // hook_every steps with the current networks as type-erased DENOISERs (raw
 // weights and EMA, both in eval mode, no grad) — the EMM study samples and
-// scores there and returns TrainControl::kStop to end the run early.
+// scores there and returns TrainControl::kStop to end the run early;
+// `finished` after the last step, with both networks in eval mode.
 //
 // Example:
 //   using namespace diffmem::diffusion;
@@ -72,7 +74,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "data/atomic_file.h"
 #include "data/dataset.h"
 #include "data/pixels.h"
 #include "data/subsets.h"
@@ -84,6 +85,9 @@
 #include "diffusion/train_options.h"
 #include "diffusion/unet.h"
 #include "nlohmann/json.hpp"
+#include "util/atomic_file.h"
+#include "util/json_file.h"
+#include "util/progress.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -101,11 +105,9 @@ struct TrainProgress {
 
 // "step 1200/2000 (60.0%)  loss 12.345  1234 img/s  ETA 1m05s"
 inline std::string FormatProgress(const TrainProgress& p) {
-  const int64_t eta = static_cast<int64_t>(std::llround(p.eta_s));
-  const std::string eta_text = eta >= 3600 ? absl::StrFormat("%dh%02dm", eta / 3600, eta / 60 % 60)
-                                           : absl::StrFormat("%dm%02ds", eta / 60, eta % 60);
   return absl::StrFormat("step %d/%d (%.1f%%)  loss %.4f  %.0f img/s  ETA %s", p.step, p.total_steps,
-                         100.0 * p.step / std::max<int64_t>(p.total_steps, 1), p.loss, p.images_per_s, eta_text);
+                         100.0 * p.step / std::max<int64_t>(p.total_steps, 1), p.loss, p.images_per_s,
+                         util::FormatDuration(p.eta_s));
 }
 
 // A DENOISER behind std::function, so callbacks need no template: also
@@ -147,10 +149,25 @@ struct TrainedModels {
 
 enum class TrainControl { kContinue, kStop };
 
+// Where a run stands once its trainer has started (a resumed run: its checkpoint's step).
+struct TrainStart {
+  int64_t parameters = 0;
+  torch::Device device = torch::kCPU;
+  std::string device_note;  // why the device is what it is ("" unless auto fell back to the CPU)
+  int64_t step = 0;
+  int64_t total_steps = 0;
+};
+
+struct TrainResult;
+
 struct TrainCallbacks {
+  std::function<void(const TrainStart&)> started;    // after the run directory is ready
   std::function<void(const TrainProgress&)> progress;
   int64_t hook_every = 0;  // steps between hook calls (0: never)
   std::function<TrainControl(const TrainProgress&, TrainedModels&)> hook;
+  // After training ends, with both networks in eval mode (no dropout): e.g. the
+  // final samples of an EMM study. Its error is the run's error.
+  std::function<absl::Status(const TrainResult&, TrainedModels&)> finished;
 };
 
 struct TrainResult {
@@ -256,30 +273,17 @@ inline std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(std::vector<torch:
                                                                      .weight_decay(t.weight_decay));
 }
 
-// Which settings of a stored configuration differ from the new one (those
-// that would break a bit-exact resume); "" when compatible.
-inline std::string ResumeMismatch(const nlohmann::json& stored, const nlohmann::json& now) {
-  for (const auto& [key, value] : now.items()) {
-    if (key == "training" || key == "total_steps") continue;
-    if (!stored.contains(key) || stored.at(key) != value) {
-      return absl::StrCat("'", key, "' was ", stored.contains(key) ? stored.at(key).dump() : "absent", ", now ",
-                          value.dump());
-    }
+// Which setting of a stored configuration differs from the new one in a way
+// that would break a bit-exact resume ("training.lr: was 0.001, now 0.002");
+// "" when compatible. The duration, intervals and device may change.
+inline std::string ResumeMismatch(nlohmann::json stored, nlohmann::json now) {
+  for (nlohmann::json* j : {&stored, &now}) {
+    j->erase("total_steps");
+    if (!j->contains("training") || !j->at("training").is_object()) continue;
+    nlohmann::json& t = j->at("training");
+    for (auto it = t.begin(); it != t.end();) it = TrainOptionMayChangeOnResume(it.key()) ? t.erase(it) : std::next(it);
   }
-  const nlohmann::json& a = stored.contains("training") ? stored.at("training") : nlohmann::json::object();
-  for (const auto& [key, value] : now.at("training").items()) {
-    if (TrainOptionMayChangeOnResume(key)) continue;
-    if (!a.contains(key) || a.at(key) != value) {
-      return absl::StrCat("training '", key, "' was ", a.contains(key) ? a.at(key).dump() : "absent", ", now ",
-                          value.dump());
-    }
-  }
-  return "";
-}
-
-inline bool Exists(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::exists(path, ec);
+  return util::FirstJsonDifference(stored, now);
 }
 
 }  // namespace internal_train
@@ -336,12 +340,12 @@ class Trainer {
     std::error_code ec;
     const std::string ckpt = RunCheckpointPath(run_dir_), cfg = RunConfigPath(run_dir_);
     if (!resume) {
-      if (internal_train::Exists(ckpt) || internal_train::Exists(cfg)) {
+      if (util::FileExists(ckpt) || util::FileExists(cfg)) {
         return absl::AlreadyExistsError(absl::StrCat(run_dir_, ": already holds a run (", cfg,
                                                      "); pass --resume to continue it or choose another --out"));
       }
-    } else if (internal_train::Exists(cfg)) {
-      absl::StatusOr<std::string> text = data::ReadFileToString(cfg);
+    } else if (util::FileExists(cfg)) {
+      absl::StatusOr<std::string> text = util::ReadFileToString(cfg);
       if (!text.ok()) return text.status();
       const nlohmann::json stored = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
       if (stored.is_discarded()) return absl::DataLossError(absl::StrCat(cfg, ": not valid JSON"));
@@ -353,7 +357,7 @@ class Trainer {
     std::filesystem::create_directories(run_dir_, ec);
     if (ec) return absl::UnavailableError(absl::StrCat(run_dir_, ": cannot create run directory: ", ec.message()));
 
-    if (resume && internal_train::Exists(ckpt)) {
+    if (resume && util::FileExists(ckpt)) {
       absl::StatusOr<CheckpointState> st =
           LoadCheckpoint(ckpt, *net_, ema_->model().ptr().get(), optimizer_.get(), device_);
       if (!st.ok()) return st.status();
@@ -375,11 +379,11 @@ class Trainer {
       resumed_ = true;
       if (absl::Status s = TruncateLossLog(step_, /*drop_partial=*/step_ < total_steps_); !s.ok()) return s;
     } else {
-      absl::Status s = data::WriteFileAtomically(RunLossLogPath(run_dir_), "step,kimg,loss,lr,images_per_s,wall_s\n");
+      absl::Status s = util::WriteFileAtomically(RunLossLogPath(run_dir_), "step,kimg,loss,lr,images_per_s,wall_s\n");
       if (!s.ok()) return s;
     }
     started_ = true;
-    return data::WriteFileAtomically(cfg, config_.dump(2) + "\n");
+    return util::WriteFileAtomically(cfg, config_.dump(2) + "\n");
   }
 
   // Trains until the duration is reached or the hook says stop.
@@ -463,13 +467,13 @@ class Trainer {
     result.nimg = nimg_;
     result.last_loss = last_loss;
     result.wall_s = since(t0);
-    if (step_ >= total_steps_ && !internal_train::Exists(RunCheckpointPath(run_dir_))) {
+    if (step_ >= total_steps_ && !util::FileExists(RunCheckpointPath(run_dir_))) {
       if (absl::Status s = WriteCheckpoint(); !s.ok()) return s;  // resumed at the end already
     }
     const nlohmann::json r = {{"steps", result.steps},       {"total_steps", result.total_steps},
                               {"nimg", result.nimg},         {"last_loss", std::isfinite(last_loss) ? last_loss : 0.0},
                               {"stopped_early", result.stopped_early}, {"wall_s", result.wall_s}};
-    if (absl::Status s = data::WriteFileAtomically(RunResultPath(run_dir_), r.dump(2) + "\n"); !s.ok()) return s;
+    if (absl::Status s = util::WriteFileAtomically(RunResultPath(run_dir_), r.dump(2) + "\n"); !s.ok()) return s;
     return result;
   }
 
@@ -488,7 +492,7 @@ class Trainer {
     if (!std::isfinite(value)) {
       return absl::AbortedError(absl::StrCat(
           "training diverged: loss is ", value, " at step ", step_ + 1, "; the last good checkpoint ",
-          internal_train::Exists(RunCheckpointPath(run_dir_)) ? RunCheckpointPath(run_dir_) : "(none yet)",
+          util::FileExists(RunCheckpointPath(run_dir_)) ? RunCheckpointPath(run_dir_) : "(none yet)",
           " is kept. Try a lower --lr, a longer --lr_warmup_kimg or --grad_clip"));
     }
     loss.backward();
@@ -551,7 +555,7 @@ class Trainer {
   // regular one (training goes on, and the running sum continues).
   absl::Status TruncateLossLog(int64_t step, bool drop_partial) {
     const std::string path = RunLossLogPath(run_dir_);
-    absl::StatusOr<std::string> text = data::ReadFileToString(path);
+    absl::StatusOr<std::string> text = util::ReadFileToString(path);
     std::string kept = "step,kimg,loss,lr,images_per_s,wall_s\n";
     if (text.ok()) {
       bool header = true;
@@ -567,7 +571,7 @@ class Trainer {
         absl::StrAppend(&kept, line, "\n");
       }
     }
-    return data::WriteFileAtomically(path, kept);
+    return util::WriteFileAtomically(path, kept);
   }
 
   Net net_;
@@ -618,16 +622,14 @@ inline absl::Status CheckDatasetForNetwork(const data::Dataset& ds, const Networ
 }
 
 // Builds the config's UNet (parameters drawn after torch::manual_seed(seed))
-// and trains it in `run_dir`. Labels reach the network only when
-// label_dim > 0. `data_config` is recorded in config.json under "data".
-// `on_start` (optional) sees the trainer after Start, e.g. to print the
-// parameter count and the device.
-inline absl::StatusOr<TrainResult> TrainNetwork(
-    const NetworkConfig& network, const data::Dataset& dataset, const TrainOptions& options,
-    const std::string& run_dir, bool resume, const TrainCallbacks& callbacks = TrainCallbacks(),
-    const nlohmann::json& data_config = nlohmann::json::object(),
-    const std::function<void(int64_t parameters, torch::Device device, const std::string& device_note,
-                             int64_t step, int64_t total_steps)>& on_start = nullptr) {
+// and trains it in `run_dir`: the one entry point of //tools:train and of
+// every EMM study run. Labels reach the network only when label_dim > 0.
+// `data_config` is recorded in config.json under "data"
+// (data::DataSourceToJson). Callbacks: see TrainCallbacks.
+inline absl::StatusOr<TrainResult> TrainNetwork(const NetworkConfig& network, const data::Dataset& dataset,
+                                                const TrainOptions& options, const std::string& run_dir, bool resume,
+                                                const TrainCallbacks& callbacks = TrainCallbacks(),
+                                                const nlohmann::json& data_config = nlohmann::json::object()) {
   if (absl::Status s = ValidateTrainOptions(options); !s.ok()) return s;
   if (absl::Status s = CheckDatasetForNetwork(dataset, network); !s.ok()) return s;
   absl::StatusOr<TrainResult> out = absl::InternalError("unreachable");
@@ -641,11 +643,16 @@ inline absl::StatusOr<TrainResult> TrainNetwork(
     nlohmann::json config = {{"network", NetworkConfigToJson(network)}, {"data", data_config}};
     Trainer<Precond, UNet<Spec>> trainer(net, Precond(), std::move(ds), options, run_dir, std::move(config));
     if (absl::Status s = trainer.Start(resume); !s.ok()) return s;
-    if (on_start) {
-      on_start(NumParameters(*net), trainer.device(), trainer.device_note(), trainer.step(), trainer.total_steps());
+    if (callbacks.started) {
+      callbacks.started({NumParameters(*net), trainer.device(), trainer.device_note(), trainer.step(),
+                         trainer.total_steps()});
     }
     out = trainer.Run(callbacks);
-    return out.status();
+    if (!out.ok() || !callbacks.finished) return out.status();
+    trainer.net()->eval();  // no dropout after training (Run leaves the net in training mode)
+    trainer.ema_net()->eval();
+    TrainedModels models = trainer.Models();
+    return callbacks.finished(*out, models);
   });
   if (!visited.ok()) return visited;
   return out;

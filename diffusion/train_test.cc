@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <set>
 
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 #include "data/idx.h"
 #include "data/pixels.h"
 #include "diffusion/checkpoint.h"
@@ -59,7 +59,7 @@ class TrainTest : public ::testing::Test {
 };
 
 // Loads one set of weights of a run's checkpoint into a fresh UNet.
-UNet<DdpmppSpec> LoadNet(const std::string& run_dir, const NetworkConfig& c, const std::string& which) {
+UNet<DdpmppSpec> LoadNet(const std::string& run_dir, const NetworkConfig& c, Weights which) {
   UNet<DdpmppSpec> net(c.unet);
   absl::Status s = LoadCheckpointWeights(RunCheckpointPath(run_dir), which, *net, torch::kCPU);
   EXPECT_TRUE(s.ok()) << s;
@@ -77,7 +77,7 @@ bool SameParameters(const torch::nn::Module& a, const torch::nn::Module& b) {
 
 // Loss-log rows without the timing columns.
 std::vector<std::string> LossRows(const std::string& run_dir) {
-  absl::StatusOr<std::string> text = data::ReadFileToString(RunLossLogPath(run_dir));
+  absl::StatusOr<std::string> text = util::ReadFileToString(RunLossLogPath(run_dir));
   EXPECT_TRUE(text.ok());
   std::vector<std::string> rows;
   for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
@@ -149,7 +149,7 @@ TEST_F(TrainTest, OverfitsEightImagesAndSamplesReproduceThem) {
   EXPECT_LT(last, 0.3 * first) << "first " << first << " last " << last;
 
   // Sample with the EMA weights; score d(x, NN1)/d(x, NN2) < 1/3 directly.
-  UNet<DdpmppSpec> ema = LoadNet(dir, net, "ema");
+  UNet<DdpmppSpec> ema = LoadNet(dir, net, Weights::kEma);
   ema->eval();
   Denoiser<EdmPreconditioner, UNet<DdpmppSpec>> d(ema);
   std::vector<uint64_t> seeds;
@@ -185,13 +185,13 @@ TEST_F(TrainTest, ResumeContinuesBitForBit) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->resumed);
   EXPECT_EQ(r->steps, 10);
-  EXPECT_TRUE(SameParameters(*LoadNet(straight, net, "net"), *LoadNet(split, net, "net")));
-  EXPECT_TRUE(SameParameters(*LoadNet(straight, net, "ema"), *LoadNet(split, net, "ema")));
+  EXPECT_TRUE(SameParameters(*LoadNet(straight, net, Weights::kRaw), *LoadNet(split, net, Weights::kRaw)));
+  EXPECT_TRUE(SameParameters(*LoadNet(straight, net, Weights::kEma), *LoadNet(split, net, Weights::kEma)));
   EXPECT_EQ(LossRows(straight), LossRows(split));
   // The training did change the weights (the comparison is not vacuous).
   torch::manual_seed(t.seed);
   UNet<DdpmppSpec> init(net.unet);
-  EXPECT_FALSE(SameParameters(*init, *LoadNet(straight, net, "net")));
+  EXPECT_FALSE(SameParameters(*init, *LoadNet(straight, net, Weights::kRaw)));
 }
 
 TEST_F(TrainTest, ExistingRunIsNotOverwrittenAndChangedConfigIsNotResumed) {
@@ -203,7 +203,7 @@ TEST_F(TrainTest, ExistingRunIsNotOverwrittenAndChangedConfigIsNotResumed) {
   t.ema_beta = 0.9;
   const std::string dir = TempDir("exists");
   ASSERT_TRUE(TrainNetwork(net, ds, t, dir, false).ok());
-  const std::string before = *data::ReadFileToString(RunCheckpointPath(dir));
+  const std::string before = *util::ReadFileToString(RunCheckpointPath(dir));
   absl::StatusOr<TrainResult> again = TrainNetwork(net, ds, t, dir, false);
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists) << again.status();
   TrainOptions other = t;
@@ -211,7 +211,7 @@ TEST_F(TrainTest, ExistingRunIsNotOverwrittenAndChangedConfigIsNotResumed) {
   absl::StatusOr<TrainResult> changed = TrainNetwork(net, ds, other, dir, true);
   EXPECT_EQ(changed.status().code(), absl::StatusCode::kFailedPrecondition) << changed.status();
   EXPECT_NE(changed.status().message().find("lr"), std::string::npos);
-  EXPECT_EQ(*data::ReadFileToString(RunCheckpointPath(dir)), before);
+  EXPECT_EQ(*util::ReadFileToString(RunCheckpointPath(dir)), before);
 }
 
 TEST_F(TrainTest, DivergenceStopsWithErrorAndKeepsLastGoodCheckpoint) {

@@ -5,7 +5,9 @@
 //   L1Distance         Σ|a − b|
 //   CosineDistance     1 − a·b / (‖a‖‖b‖)  (a zero vector has cosine 0 to everything)
 //   LInfDistance       max|a − b|
-// plus PairwiseDistances<M>(x, y), the batched Q×N form of any of them.
+// plus PairwiseDistances<M>(x, y), the batched Q×N form of any of them, and
+// DistanceMetrics, the registry of metrics a tool or study can name
+// (util/type_registry.h: a new metric is one type plus one line there).
 //
 // METRIC interface (checked by IsDistanceMetric<M>, static_assert in users).
 // Every metric orders pairs by a "key", a non-decreasing function of the
@@ -50,6 +52,8 @@
 #include <limits>
 #include <type_traits>
 #include <utility>
+
+#include "util/type_registry.h"
 
 namespace diffmem {
 namespace memorization {
@@ -253,6 +257,9 @@ torch::Tensor PairwiseDistances(const torch::Tensor& x, const torch::Tensor& y) 
   TORCH_CHECK(q.size(1) == r.size(1), "PairwiseDistances: dimensions differ: ", q.size(1), " vs ", r.size(1));
   return Metric::KeyToDistance(Metric::Keys(q, Metric::RowStats(q), r, Metric::RowStats(r)));
 }
+
+// The metrics tools and studies choose by name (--metric), in the order --help lists them.
+using DistanceMetrics = TypeList<L2Distance, SquaredL2Distance, L1Distance, CosineDistance, LInfDistance>;
 
 }  // namespace memorization
 }  // namespace diffmem

@@ -23,7 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "memorization/emm_report.h"
+#include "study/emm_report.h"
 
 namespace {
 
@@ -108,8 +108,8 @@ const std::string& LocalStudy() {
 
 TEST(EstimateEmm, WritesAReportWithTheDocumentedSchemaAndFiles) {
   const std::string& d = LocalStudy();
-  absl::StatusOr<diffmem::memorization::EmmReport> report =
-      diffmem::memorization::ReadEmmReport(d + "/report.json");  // checks the schema and the estimate
+  absl::StatusOr<diffmem::study::EmmReport> report =
+      diffmem::study::ReadEmmReport(d + "/report.json");  // checks the schema and the estimate
   ASSERT_TRUE(report.ok()) << report.status();
   // N0 = 20, then 40 if it memorizes, else 10: two runs either way.
   ASSERT_EQ(report->runs.size(), 2u);
@@ -120,8 +120,8 @@ TEST(EstimateEmm, WritesAReportWithTheDocumentedSchemaAndFiles) {
     EXPECT_EQ(run.train_steps, 40);
     EXPECT_EQ(run.train_images, 40 * 64);
     EXPECT_EQ(run.samples, 16);
-    EXPECT_EQ(run.weights, "raw");
-    EXPECT_EQ(run.stop, "duration");
+    EXPECT_EQ(run.weights, diffmem::diffusion::Weights::kRaw);
+    EXPECT_EQ(run.stop, diffmem::study::RunStop::kDuration);
     ASSERT_EQ(run.curve.size(), 4u);  // probes at steps 10, 20, 30, 40
     EXPECT_EQ(run.curve[0].images, 10 * 64);
     EXPECT_EQ(run.curve[0].samples, 8);
@@ -141,7 +141,7 @@ TEST(EstimateEmm, WritesAReportWithTheDocumentedSchemaAndFiles) {
   EXPECT_EQ(report->config, ReadJson(d + "/study.json"));
   EXPECT_EQ(report->config["search"]["max_runs"], 2);
   EXPECT_DOUBLE_EQ(report->config["search"]["epsilon"].get<double>(), 0.1);
-  EXPECT_NE(report->estimate.status, diffmem::memorization::EmmSearchStatus::kSearching);
+  EXPECT_NE(report->estimate.status, diffmem::study::EmmSearchStatus::kSearching);
   for (const char* png : {"/ratio_vs_n.png", "/curves.png"}) {
     const std::string bytes = ReadText(d + png);
     ASSERT_GT(bytes.size(), 8u) << png;

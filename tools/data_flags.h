@@ -2,11 +2,14 @@
 // the same way in train, optimum, mem_ratio, make_dataset and estimate_emm:
 //   --data --n --subset --classes --mix_data --mix_fraction --pad
 //   --resolution --labels --label_classes --data_seed
-// A tool with other defaults sets them before parsing, e.g.
-//   absl::SetFlag(&FLAGS_n, 1000);  // --help then shows "currently: 1000"
+// Each is a Given<T> flag (tools/given_flag.h): a tool starts from its own
+// defaults (or a preset) and overlays the flags given on the command line.
 //
 // Example:
-//   absl::StatusOr<diffmem::data::Dataset> ds = diffmem::tools::LoadDatasetFromFlags();
+//   std::string spec = "fashion-mnist";
+//   diffmem::data::DataFactors f = diffmem::tools::ToolDataDefaults();
+//   diffmem::tools::OverlayDataFlags(spec, f);
+//   absl::StatusOr<diffmem::data::Dataset> ds = diffmem::data::LoadDataset(spec, f);
 
 #ifndef DIFFMEM_TOOLS_DATA_FLAGS_H_
 #define DIFFMEM_TOOLS_DATA_FLAGS_H_
@@ -18,27 +21,30 @@
 #include "absl/status/statusor.h"
 #include "data/data_factors.h"
 #include "data/dataset.h"
+#include "tools/given_flag.h"
 
-ABSL_DECLARE_FLAG(std::string, data);
-ABSL_DECLARE_FLAG(int64_t, n);
-ABSL_DECLARE_FLAG(std::string, subset);
-ABSL_DECLARE_FLAG(int64_t, classes);
-ABSL_DECLARE_FLAG(std::string, mix_data);
-ABSL_DECLARE_FLAG(double, mix_fraction);
-ABSL_DECLARE_FLAG(int64_t, pad);
-ABSL_DECLARE_FLAG(int64_t, resolution);
-ABSL_DECLARE_FLAG(std::string, labels);
-ABSL_DECLARE_FLAG(int64_t, label_classes);
-ABSL_DECLARE_FLAG(uint64_t, data_seed);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, data);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, n);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, subset);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, classes);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, mix_data);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<double>, mix_fraction);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, pad);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, resolution);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, labels);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, label_classes);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<uint64_t>, data_seed);
 
 namespace diffmem {
 namespace tools {
 
-// The data factors the flags name (not yet validated).
-data::DataFactors DataFactorsFromFlags();
+// The data tools start from unless a flag says otherwise: Fashion-MNIST,
+// all images, class-balanced subsets, no labels.
+inline constexpr char kDefaultDataSpec[] = "fashion-mnist";
+data::DataFactors ToolDataDefaults();
 
-// Validates the flags, then reads --data and applies the factors.
-absl::StatusOr<data::Dataset> LoadDatasetFromFlags();
+// Overlays the data flags given on the command line.
+void OverlayDataFlags(std::string& spec, data::DataFactors& factors);
 
 }  // namespace tools
 }  // namespace diffmem

@@ -32,7 +32,11 @@ absl::Status Run(const std::vector<char*>& args) {
   if (auto s = CheckFlag(absl::EndsWith(out, ".zip"), "out", absl::StrCat("'", out, "' must end in .zip")); !s.ok()) {
     return s;
   }
-  absl::StatusOr<diffmem::data::Dataset> ds = diffmem::tools::LoadDatasetFromFlags();
+  std::string spec = diffmem::tools::kDefaultDataSpec;
+  diffmem::data::DataFactors factors = diffmem::tools::ToolDataDefaults();
+  factors.labels = "keep";
+  diffmem::tools::OverlayDataFlags(spec, factors);
+  absl::StatusOr<diffmem::data::Dataset> ds = diffmem::data::LoadDataset(spec, factors);
   if (!ds.ok()) return ds.status();
   if (absl::Status s = diffmem::data::WriteEdmZip(out, *ds); !s.ok()) return s;
   std::fprintf(stderr, "make_dataset: wrote %lld images %lldx%lldx%lld%s to %s\n  from %s\n",
@@ -46,7 +50,6 @@ absl::Status Run(const std::vector<char*>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetFlag(&FLAGS_labels, "keep");
   return diffmem::tools::ToolMain(argc, argv,
                                   "Writes a data set (with subset, resolution and label choices) as an EDM-style zip.\n"
                                   "  make_dataset --data=fashion-mnist --n=1000 --subset=balanced --out=fm1k.zip",

@@ -61,7 +61,12 @@ absl::Status Run(const std::vector<char*>& args) {
     if (!s.ok()) return s;
   }
 
-  absl::StatusOr<diffmem::data::Dataset> train = diffmem::tools::LoadDatasetFromFlags();
+  std::string spec = diffmem::tools::kDefaultDataSpec;
+  diffmem::data::DataFactors factors = diffmem::tools::ToolDataDefaults();
+  factors.n = 1000;
+  factors.labels = "keep";
+  diffmem::tools::OverlayDataFlags(spec, factors);
+  absl::StatusOr<diffmem::data::Dataset> train = diffmem::data::LoadDataset(spec, factors);
   if (!train.ok()) return train.status();
   const bool conditional = absl::GetFlag(FLAGS_conditional);
   if (conditional && !train->has_labels()) {
@@ -126,8 +131,6 @@ absl::Status Run(const std::vector<char*>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetFlag(&FLAGS_n, 1000);
-  absl::SetFlag(&FLAGS_labels, "keep");
   return diffmem::tools::ToolMain(
       argc, argv,
       "Samples the empirical optimal denoiser of a training set with the EDM Heun sampler; writes\n"

@@ -31,7 +31,9 @@
 #include "diffusion/train.h"
 #include "diffusion/train_options.h"
 #include "diffusion/unet.h"
+#include "diffusion/weights.h"
 #include "tools/tool_main.h"
+#include "util/enum_names.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "checkpoint file, or a run directory holding checkpoint.pt (required)");
 ABSL_FLAG(std::string, weights, "ema", "ema (the moving average) or raw (the trained weights)");
@@ -79,12 +81,8 @@ absl::Status Run(const std::vector<char*>& args) {
     return s;
   }
   if (auto s = CheckFlag(!out.empty(), "out", "an output directory is required"); !s.ok()) return s;
-  const std::string weights_flag = absl::GetFlag(FLAGS_weights);
-  if (auto s = CheckFlag(weights_flag == "ema" || weights_flag == "raw", "weights",
-                         absl::StrCat("'", weights_flag, "': expected ema or raw"));
-      !s.ok()) {
-    return s;
-  }
+  const absl::StatusOr<dd::Weights> weights = diffmem::ParseEnum<dd::Weights>(absl::GetFlag(FLAGS_weights), "weights");
+  if (!weights.ok()) return absl::InvalidArgumentError(absl::StrCat("--weights: ", weights.status().message()));
   if (auto s = CheckFlag(absl::GetFlag(FLAGS_steps) >= 1, "steps", "must be >= 1"); !s.ok()) return s;
   if (auto s = CheckFlag(absl::GetFlag(FLAGS_batch) >= 1, "batch", "must be >= 1"); !s.ok()) return s;
   if (auto s = CheckFlag(absl::GetFlag(FLAGS_grid_columns) >= 0, "grid_columns", "must be >= 0"); !s.ok()) return s;
@@ -116,7 +114,7 @@ absl::Status Run(const std::vector<char*>& args) {
     using Spec = typename decltype(spec)::type;
     using Precond = typename decltype(precond)::type;
     dd::UNet<Spec> net(o);
-    if (absl::Status s = dd::LoadCheckpointWeights(path, weights_flag == "raw" ? "net" : "ema", *net, *device);
+    if (absl::Status s = dd::LoadCheckpointWeights(path, *weights, *net, *device);
         !s.ok()) {
       return s;
     }
@@ -130,8 +128,8 @@ absl::Status Run(const std::vector<char*>& args) {
     if (ec) return absl::UnavailableError(absl::StrCat(out, ": cannot create directory: ", ec.message()));
 
     std::fprintf(stderr, "sample: %s/%s UNet (%lld parameters, %s weights) from %s, %zu seeds, %d steps, device %s\n",
-                 Spec::kName, dd::PreconditionerName<Precond>::kName,
-                 static_cast<long long>(dd::NumParameters(*net)), weights_flag.c_str(), path.c_str(), seeds->size(),
+                 Spec::kName, Precond::kName,
+                 static_cast<long long>(dd::NumParameters(*net)), diffmem::EnumName(*weights), path.c_str(), seeds->size(),
                  so.num_steps, device->str().c_str());
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> all;

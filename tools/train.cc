@@ -39,38 +39,38 @@ absl::Status Run(const std::vector<char*>& args) {
   }
   const std::string out = absl::GetFlag(FLAGS_out);
   if (auto s = CheckFlag(!out.empty(), "out", "a run directory is required"); !s.ok()) return s;
-  const dd::TrainOptions training = diffmem::tools::TrainingFromFlags();
+  // Train's defaults (NetworkConfig's and TrainOptions'), then the flags given.
+  dd::TrainOptions training;
+  diffmem::tools::OverlayTrainingFlags(training);
   if (absl::Status s = dd::ValidateTrainOptions(training); !s.ok()) return s;
-
-  const diffmem::data::DataFactors f = diffmem::tools::DataFactorsFromFlags();
-  absl::StatusOr<diffmem::data::Dataset> ds = diffmem::tools::LoadDatasetFromFlags();
+  dd::NetworkConfig network;
+  if (absl::Status s = diffmem::tools::OverlayNetworkFlags(network); !s.ok()) return s;
+  std::string spec = diffmem::tools::kDefaultDataSpec;
+  diffmem::data::DataFactors factors = diffmem::tools::ToolDataDefaults();
+  diffmem::tools::OverlayDataFlags(spec, factors);
+  absl::StatusOr<diffmem::data::Dataset> ds = diffmem::data::LoadDataset(spec, factors);
   if (!ds.ok()) return ds.status();
-  absl::StatusOr<dd::NetworkConfig> network = diffmem::tools::NetworkFromFlags(*ds);
-  if (!network.ok()) return network.status();
+  if (absl::Status s = diffmem::tools::FitNetworkToData(network, *ds); !s.ok()) return s;
 
-  const nlohmann::json data_config = {{"spec", absl::GetFlag(FLAGS_data)}, {"n", f.n},
-                                      {"subset", f.subset},                {"classes", f.classes},
-                                      {"mix_data", f.mix_data},            {"mix_fraction", f.mix_fraction},
-                                      {"pad", f.pad},                      {"resolution", f.resolution},
-                                      {"labels", f.labels},                {"label_classes", f.label_classes},
-                                      {"data_seed", f.seed}};
   dd::TrainCallbacks callbacks;
   callbacks.progress = [](const dd::TrainProgress& p) {
     std::fprintf(stderr, "train: %s\n", dd::FormatProgress(p).c_str());
   };
-  auto on_start = [&](int64_t params, torch::Device device, const std::string& note, int64_t step, int64_t total) {
-    if (!note.empty()) std::fprintf(stderr, "train: %s\n", note.c_str());
+  callbacks.started = [&](const dd::TrainStart& st) {
+    if (!st.device_note.empty()) std::fprintf(stderr, "train: %s\n", st.device_note.c_str());
     std::fprintf(stderr, "train: %s/%s UNet, %lld parameters, %lld images %lldx%lldx%lld%s, device %s, threads %d\n",
-                 network->spec.c_str(), network->precond.c_str(), static_cast<long long>(params),
+                 network.spec.c_str(), network.precond.c_str(), static_cast<long long>(st.parameters),
                  static_cast<long long>(ds->size()), static_cast<long long>(ds->channels()),
                  static_cast<long long>(ds->height()), static_cast<long long>(ds->width()),
-                 network->unet.label_dim() > 0 ? absl::StrCat(", ", network->unet.label_dim(), " labels").c_str() : "",
-                 device.str().c_str(), diffmem::tools::ToolThreads());
-    if (step > 0) std::fprintf(stderr, "train: resuming at step %lld of %lld\n", static_cast<long long>(step),
-                               static_cast<long long>(total));
+                 network.unet.label_dim() > 0 ? absl::StrCat(", ", network.unet.label_dim(), " labels").c_str() : "",
+                 st.device.str().c_str(), diffmem::tools::ToolThreads());
+    if (st.step > 0) {
+      std::fprintf(stderr, "train: resuming at step %lld of %lld\n", static_cast<long long>(st.step),
+                   static_cast<long long>(st.total_steps));
+    }
   };
-  absl::StatusOr<dd::TrainResult> r =
-      dd::TrainNetwork(*network, *ds, training, out, absl::GetFlag(FLAGS_resume), callbacks, data_config, on_start);
+  absl::StatusOr<dd::TrainResult> r = dd::TrainNetwork(network, *ds, training, out, absl::GetFlag(FLAGS_resume),
+                                                       callbacks, diffmem::data::DataSourceToJson(spec, factors));
   if (!r.ok()) return r.status();
   std::fprintf(stderr, "train: %s %lld steps (%.1f kimg), last loss %.4f, %.1f s; checkpoint %s\n",
                r->stopped_early ? "stopped after" : "done,", static_cast<long long>(r->steps), r->nimg / 1000.0,

@@ -1,12 +1,14 @@
 // Fuzz target: the run configuration a checkpoint carries (network and training
-// options as JSON), and a finished EMM run's record — what resume, sample and
-// collect parse from disk.
+// options, the data block as JSON), a finished EMM run's record and a study's
+// study.json — what resume, sample, --run_n and --collect parse from disk.
 #include <cstdint>
 #include <cstdlib>
 
+#include "data/data_factors.h"
 #include "diffusion/network.h"
 #include "diffusion/train_options.h"
-#include "memorization/emm_report.h"
+#include "study/run_record.h"
+#include "study/study_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const nlohmann::json j = nlohmann::json::parse(data, data + size, nullptr, /*allow_exceptions=*/false);
@@ -19,6 +21,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again.ok()) std::abort();
   }
   (void)diffmem::diffusion::TrainOptionsFromJson(j);
-  (void)diffmem::memorization::EmmRunRecordFromJson(j, "fuzz/emm_result.json");
+  (void)diffmem::study::EmmRunRecordFromJson(j, "fuzz/emm_result.json");
+  (void)diffmem::data::DataSourceFromJson(j, "fuzz/config.json: data");
+  absl::StatusOr<diffmem::study::EmmStudyConfig> study = diffmem::study::EmmStudyConfigFromJson(j, "fuzz/study.json");
+  if (study.ok()) {
+    absl::StatusOr<diffmem::study::EmmStudyConfig> again = diffmem::study::EmmStudyConfigFromJson(
+        diffmem::study::EmmStudyConfigToJson(*study), "fuzz/study.json");
+    if (!again.ok()) std::abort();
+  }
   return 0;
 }

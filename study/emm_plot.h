@@ -8,10 +8,10 @@
 //                               value of a varied factor (emm_vs_FACTOR.png)
 //
 // Example:
-//   WriteLinePlotPng(dir + "/ratio_vs_n.png", RatioVsNPlot(report));
+//   absl::Status s = plot::WriteLinePlotFigures(dir + "/ratio_vs_n", RatioVsNPlot(report));  // .png .svg .pdf
 
-#ifndef DIFFMEM_MEMORIZATION_EMM_PLOT_H_
-#define DIFFMEM_MEMORIZATION_EMM_PLOT_H_
+#ifndef DIFFMEM_STUDY_EMM_PLOT_H_
+#define DIFFMEM_STUDY_EMM_PLOT_H_
 
 #include <cstdlib>
 #include <string>
@@ -19,22 +19,24 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "memorization/emm_report.h"
-#include "memorization/line_plot.h"
+#include "plot/line_plot.h"
+#include "study/emm_report.h"
+#include "study/factor_table.h"
+#include "util/enum_names.h"
 
 namespace diffmem {
-namespace memorization {
+namespace study {
 
-inline LinePlot RatioVsNPlot(const EmmReport& r) {
-  LinePlot p;
+inline plot::LinePlot RatioVsNPlot(const EmmReport& r) {
+  plot::LinePlot p;
   p.title = "Memorization ratio vs training-set size";
   p.x_label = "training-set size N (log scale)";
   p.y_label = "memorization ratio";
   p.log_x = true;
   p.y_min = 0;
   p.y_max = 1.05;
-  PlotSeries model{"trained model (95% CI)", {}, kPlotBlue};
-  PlotSeries optimum{"theoretical optimum", {}, kPlotGreen, true, true, true};
+  plot::PlotSeries model{"trained model (95% CI)", {}, plot::kPlotBlue};
+  plot::PlotSeries optimum{"theoretical optimum", {}, plot::kPlotGreen, true, true, true};
   for (const EmmRunRecord& run : r.runs) {
     model.points.push_back({static_cast<double>(run.n), run.ratio});
     model.y_error.push_back({run.ci_low, run.ci_high});
@@ -43,7 +45,7 @@ inline LinePlot RatioVsNPlot(const EmmReport& r) {
   p.series.push_back(model);
   if (!optimum.points.empty()) p.series.push_back(optimum);
   p.hlines.push_back({r.search.memorization_threshold(),
-                      absl::StrFormat("1 − ε = %g", r.search.memorization_threshold()), kPlotGray, true});
+                      absl::StrFormat("1 − ε = %g", r.search.memorization_threshold()), plot::kPlotGray, true});
   if (r.estimate.emm) {
     double ratio = 0;
     for (const EmmRunRecord& run : r.runs) {
@@ -51,36 +53,36 @@ inline LinePlot RatioVsNPlot(const EmmReport& r) {
     }
     std::string label = absl::StrCat("EMM = ", *r.estimate.emm);
     if (r.estimate.interpolated) absl::StrAppend(&label, absl::StrFormat(" (interp. %.0f)", *r.estimate.interpolated));
-    p.highlights.push_back({static_cast<double>(*r.estimate.emm), ratio, label, kPlotVermillion});
+    p.highlights.push_back({static_cast<double>(*r.estimate.emm), ratio, label, plot::kPlotVermillion});
   }
   if (r.estimate.interpolated) {
-    p.vlines.push_back({*r.estimate.interpolated, "interpolated crossing", kPlotVermillion, true});
+    p.vlines.push_back({*r.estimate.interpolated, "interpolated crossing", plot::kPlotVermillion, true});
   }
   return p;
 }
 
-inline LinePlot RatioCurvesPlot(const EmmReport& r) {
-  LinePlot p;
+inline plot::LinePlot RatioCurvesPlot(const EmmReport& r) {
+  plot::LinePlot p;
   p.title = "Memorization ratio during training (small sample batch)";
   p.x_label = "training images";
   p.y_label = "memorization ratio";
   p.y_min = 0;
   p.y_max = 1.05;
-  const PlotColor palette[] = {kPlotBlue, kPlotOrange, kPlotGreen, kPlotVermillion, kPlotPurple, kPlotBlack, kPlotGray};
+  const plot::PlotColor palette[] = {plot::kPlotBlue, plot::kPlotOrange, plot::kPlotGreen, plot::kPlotVermillion, plot::kPlotPurple, plot::kPlotBlack, plot::kPlotGray};
   size_t k = 0;
   for (const EmmRunRecord& run : r.runs) {
-    PlotSeries s{absl::StrCat("N = ", run.n, " (", run.stop, ")"), {}, palette[k++ % 7]};
+    plot::PlotSeries s{absl::StrCat("N = ", run.n, " (", EnumName(run.stop), ")"), {}, palette[k++ % 7]};
     for (const RatioCurvePoint& c : run.curve) s.points.push_back({static_cast<double>(c.images), c.ratio});
     if (!s.points.empty()) p.series.push_back(s);
   }
-  p.hlines.push_back({r.search.memorization_threshold(), "1 − ε", kPlotGray, true});
+  p.hlines.push_back({r.search.memorization_threshold(), "1 − ε", plot::kPlotGray, true});
   return p;
 }
 
 // A numeric axis when every value is a number (log when all are positive and
 // span a factor of 4 or more), else evenly spaced; one tick per value.
-inline LinePlot EmmVsFactorPlot(const std::vector<EmmFactorRow>& rows) {
-  LinePlot p;
+inline plot::LinePlot EmmVsFactorPlot(const std::vector<EmmFactorRow>& rows) {
+  plot::LinePlot p;
   const std::string factor = rows.empty() ? "factor" : rows.front().factor;
   p.title = absl::StrCat("EMM vs ", factor);
   p.x_label = factor;
@@ -107,8 +109,8 @@ inline LinePlot EmmVsFactorPlot(const std::vector<EmmFactorRow>& rows) {
     p.x_min = -0.5;
     p.x_max = rows.size() - 0.5;
   }
-  PlotSeries emm{"EMM, bar to N_hi", {}, kPlotBlue};
-  PlotSeries interp{"interpolated crossing", {}, kPlotOrange, false, true, false};
+  plot::PlotSeries emm{"EMM, bar to N_hi", {}, plot::kPlotBlue};
+  plot::PlotSeries interp{"interpolated crossing", {}, plot::kPlotOrange, false, true, false};
   for (size_t i = 0; i < rows.size(); ++i) {
     const EmmEstimate& e = rows[i].estimate;
     if (e.emm) {
@@ -122,7 +124,7 @@ inline LinePlot EmmVsFactorPlot(const std::vector<EmmFactorRow>& rows) {
   return p;
 }
 
-}  // namespace memorization
+}  // namespace study
 }  // namespace diffmem
 
-#endif  // DIFFMEM_MEMORIZATION_EMM_PLOT_H_
+#endif  // DIFFMEM_STUDY_EMM_PLOT_H_

@@ -1,4 +1,4 @@
-#include "memorization/emm_report.h"
+#include "study/emm_report.h"
 
 #include <cstdlib>
 #include <string>
@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 
 namespace diffmem {
-namespace memorization {
+namespace study {
 namespace {
 
 EmmRunRecord MakeRun(int64_t n, int memorized, int samples) {
@@ -21,10 +21,10 @@ EmmRunRecord MakeRun(int64_t n, int memorized, int samples) {
   r.ci_high = std::min(1.0, r.ratio + 0.05);
   r.optimum_ratio = 1.0;
   r.optimum_samples = samples;
-  r.weights = "ema";
+  r.weights = diffusion::Weights::kEma;
   r.train_steps = 100 * n;
   r.train_images = 6400 * n;
-  r.stop = memorized == samples ? "passed" : "plateaued";
+  r.stop = memorized == samples ? RunStop::kPassed : RunStop::kPlateaued;
   r.stop_reason = "test";
   r.train_seconds = 1.5 * n;
   r.evaluate_seconds = 0.25;
@@ -64,10 +64,20 @@ TEST(EmmReport, EstimateComesFromTheRunsAndRoundTrips) {
   EXPECT_EQ(j["config"]["preset"], "test");
 
   const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/report.json");
-  ASSERT_TRUE(WriteJsonFile(path, j).ok());
+  ASSERT_TRUE(util::WriteJsonFile(path, j).ok());
   absl::StatusOr<EmmReport> back = ReadEmmReport(path);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(EmmReportToJson(*back), j);
+}
+
+TEST(EmmReport, TextHasTheSummaryAndOneLinePerRun) {
+  const EmmReport r = MakeEmmReport({}, Options(), 1.0 / 3, {MakeRun(20, 64, 64), MakeRun(40, 6, 64)});
+  // Log-linear crossing of 0.9 between (20, 1.0) and (40, 6/64): 20 * 2^(0.1 / (1 - 6/64)) = 21.6.
+  EXPECT_EQ(EmmSummaryLine(r), "EMM = 20 (bracket [20, 40], interpolated 21.6; searching)");
+  EXPECT_EQ(EmmReportText(r),
+            "EMM = 20 (bracket [20, 40], interpolated 21.6; searching)\n"
+            "  N=20     ratio 1.000 [0.950, 1.000]  optimum 1.000  2000 steps (passed)  30 s\n"
+            "  N=40     ratio 0.094 [0.044, 0.144]  optimum 1.000  4000 steps (plateaued)  60 s\n");
 }
 
 TEST(EmmReport, ReadersNameTheFileAndTheBadField) {
@@ -102,40 +112,18 @@ TEST(EmmReport, ReadersNameTheFileAndTheBadField) {
   j["runs"][1]["ci_low"] = 0.5;  // above the ratio 6/64
   EXPECT_NE(error_of(j).find("ci_high must enclose ratio"), std::string::npos) << error_of(j);
 
+  j = good;
+  j["runs"][0]["stop"] = "tired";
+  EXPECT_EQ(error_of(j), "r.json: runs[0]: field 'stop' must be duration, passed or plateaued");
+
   EXPECT_FALSE(ReadEmmReport("/nonexistent/report.json").ok());
   const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/broken.json");
-  ASSERT_TRUE(data::WriteFileAtomically(path, "{\"format\": ").ok());
+  ASSERT_TRUE(util::WriteFileAtomically(path, "{\"format\": ").ok());
   absl::StatusOr<EmmReport> broken = ReadEmmReport(path);
   ASSERT_FALSE(broken.ok());
   EXPECT_NE(broken.status().message().find("broken.json: not valid JSON"), std::string::npos);
 }
 
-TEST(EmmReport, RunRecordRoundTrips) {
-  const EmmRunRecord r = MakeRun(40, 60, 64);
-  const nlohmann::json j = EmmRunRecordToJson(r);
-  EXPECT_DOUBLE_EQ(j["wall_seconds"].get<double>(), 60.25);
-  absl::StatusOr<EmmRunRecord> back = EmmRunRecordFromJson(j, "result.json");
-  ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(EmmRunRecordToJson(*back), j);
-  EXPECT_EQ(back->curve.size(), 2u);
-  EXPECT_EQ(back->curve[1].images, 128);
-}
-
-TEST(EmmReport, FactorTableCsvAndJson) {
-  EmmSearchOptions o = Options();
-  std::vector<EmmFactorRow> rows(2);
-  rows[0] = {"resolution", "8", "study/resolution=8", SummarizeEmmSearch(o, {{20, 1, 1, 1}, {40, 0.5, 0, 1}}), 2, 12.5};
-  rows[1] = {"resolution", "16", "study/resolution=16", SummarizeEmmSearch(o, {{20, 0.2, 0, 1}, {10, 0.1, 0, 1}}), 2, 3};
-  EXPECT_EQ(EmmFactorTableToCsv(rows),
-            "factor,value,emm,n_lo,n_hi,interpolated,status,runs,wall_seconds\n"
-            "resolution,8,20,20,40,23.0,searching,2,12.5\n"
-            "resolution,16,,,10,,memorizes_nowhere,2,3.0\n");
-  const nlohmann::json j = EmmFactorTableToJson(rows, o);
-  EXPECT_EQ(j["rows"][0]["emm"], 20);
-  EXPECT_TRUE(j["rows"][1]["emm"].is_null());
-  EXPECT_EQ(j["rows"][1]["value"], "16");
-}
-
 }  // namespace
-}  // namespace memorization
+}  // namespace study
 }  // namespace diffmem

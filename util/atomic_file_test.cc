@@ -1,4 +1,4 @@
-#include "data/atomic_file.h"
+#include "util/atomic_file.h"
 
 #include <dirent.h>
 
@@ -6,7 +6,7 @@
 
 #include "gtest/gtest.h"
 
-namespace diffmem::data {
+namespace diffmem::util {
 namespace {
 
 int CountEntries(const std::string& dir) {
@@ -21,23 +21,23 @@ TEST(AtomicFileTest, WritesAndReplaces) {
   const std::string dir = ::testing::TempDir() + "/atomic_replace";
   ASSERT_EQ(::system(("rm -rf " + dir + " && mkdir -p " + dir).c_str()), 0);
   const std::string path = dir + "/f.bin";
-  ASSERT_TRUE(WriteFileAtomically(path, "first").ok());
-  ASSERT_TRUE(WriteFileAtomically(path, std::string("sec\0ond", 7)).ok());
-  absl::StatusOr<std::string> got = ReadFileToString(path);
+  ASSERT_TRUE(util::WriteFileAtomically(path, "first").ok());
+  ASSERT_TRUE(util::WriteFileAtomically(path, std::string("sec\0ond", 7)).ok());
+  absl::StatusOr<std::string> got = util::ReadFileToString(path);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, std::string("sec\0ond", 7));
   EXPECT_EQ(CountEntries(dir), 1) << "a temporary file was left behind";
 }
 
 TEST(AtomicFileTest, MissingDirectoryIsAClearError) {
-  absl::Status s = WriteFileAtomically("/nonexistent_dir_for_diffmem/x.png", "data");
+  absl::Status s = util::WriteFileAtomically("/nonexistent_dir_for_diffmem/x.png", "data");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("/nonexistent_dir_for_diffmem/x.png"), std::string::npos) << s;
   EXPECT_NE(s.message().find("No such file"), std::string::npos) << s;
 }
 
 TEST(AtomicFileTest, MissingFileReadIsNotFound) {
-  absl::StatusOr<std::string> got = ReadFileToString("/nonexistent_dir_for_diffmem/x.png");
+  absl::StatusOr<std::string> got = util::ReadFileToString("/nonexistent_dir_for_diffmem/x.png");
   EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
 }
 

@@ -1,4 +1,4 @@
-#include "memorization/emm_early_stop.h"
+#include "study/emm_early_stop.h"
 
 #include <cmath>
 #include <functional>
@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 
 namespace diffmem {
-namespace memorization {
+namespace study {
 namespace {
 
 // Wilson score interval at 95% for k of n (the test's own reference).
@@ -149,5 +149,5 @@ TEST(EarlyStop, ValidatesOptions) {
 }
 
 }  // namespace
-}  // namespace memorization
+}  // namespace study
 }  // namespace diffmem

@@ -19,8 +19,8 @@
 //   EarlyStopDecision d = DecideEarlyStop(options, curve);
 //   if (d.stop()) { std::cerr << d.reason; break; }
 
-#ifndef DIFFMEM_MEMORIZATION_EMM_EARLY_STOP_H_
-#define DIFFMEM_MEMORIZATION_EMM_EARLY_STOP_H_
+#ifndef DIFFMEM_STUDY_EMM_EARLY_STOP_H_
+#define DIFFMEM_STUDY_EMM_EARLY_STOP_H_
 
 #include <algorithm>
 #include <cstdint>
@@ -32,7 +32,7 @@
 #include "absl/strings/str_format.h"
 
 namespace diffmem {
-namespace memorization {
+namespace study {
 
 struct RatioCurvePoint {
   int64_t images = 0;    // training images seen when the batch was sampled
@@ -112,7 +112,7 @@ inline EarlyStopDecision DecideEarlyStop(const EarlyStopOptions& o, const std::v
   return d;
 }
 
-}  // namespace memorization
+}  // namespace study
 }  // namespace diffmem
 
-#endif  // DIFFMEM_MEMORIZATION_EMM_EARLY_STOP_H_
+#endif  // DIFFMEM_STUDY_EMM_EARLY_STOP_H_

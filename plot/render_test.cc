@@ -1,4 +1,4 @@
-#include "memorization/line_plot.h"
+#include "plot/render.h"
 
 #include <cairo/cairo.h>
 
@@ -8,10 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace diffmem {
-namespace memorization {
+namespace plot {
 namespace {
 
 // A decoded PNG (through cairo's own reader, independent of the writer's path).
@@ -72,6 +73,8 @@ Image Decode(const std::string& png) {
   return img;
 }
 
+absl::StatusOr<std::string> PngOf(const LinePlot& p) { return RenderLinePlot(p, PlotFormat::kPng); }
+
 LinePlot RatioPlot() {
   LinePlot p;
   p.title = "Memorization ratio vs N";
@@ -92,11 +95,11 @@ LinePlot RatioPlot() {
   return p;
 }
 
-TEST(LinePlot, WritesAPngOfTheRequestedSize) {
-  absl::StatusOr<std::string> png = RenderLinePlotPng(RatioPlot());
-  // Kept for a person to look at: bazel-testlogs/memorization/line_plot_test/test.outputs/.
+TEST(RenderTest, WritesAPngOfTheRequestedSize) {
+  absl::StatusOr<std::string> png = PngOf(RatioPlot());
+  // Kept for a person to look at: bazel-testlogs/plot/render_test/test.outputs/.
   if (const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR")) {
-    EXPECT_TRUE(WriteLinePlotPng(std::string(dir) + "/ratio_vs_n.png", RatioPlot()).ok());
+    EXPECT_TRUE(WriteLinePlot(std::string(dir) + "/ratio_vs_n.png", RatioPlot()).ok());
   }
   ASSERT_TRUE(png.ok()) << png.status();
   ASSERT_GT(png->size(), 8u);
@@ -106,10 +109,10 @@ TEST(LinePlot, WritesAPngOfTheRequestedSize) {
   EXPECT_EQ(img.height, 420);
 }
 
-TEST(LinePlot, CurvesLandWhereTheLayoutPutsThem) {
+TEST(RenderTest, CurvesLandWhereTheLayoutPutsThem) {
   const LinePlot p = RatioPlot();
   const PlotLayout L(p);
-  const Image img = Decode(*RenderLinePlotPng(p));
+  const Image img = Decode(*PngOf(p));
   // Log axis: the geometric mean of two N lies halfway between them.
   EXPECT_NEAR(L.PixelX(std::sqrt(16.0 * 256.0)), (L.PixelX(16) + L.PixelX(256)) / 2, 1e-9);
   EXPECT_NEAR(L.PixelY(0), L.bottom(), 1e-9);
@@ -148,13 +151,13 @@ TEST(LinePlot, CurvesLandWhereTheLayoutPutsThem) {
 }
 
 // Adding an (unlabelled) series changes pixels only along that series.
-TEST(LinePlot, PixelsDifferOnlyAlongTheAddedCurve) {
+TEST(RenderTest, PixelsDifferOnlyAlongTheAddedCurve) {
   LinePlot without = RatioPlot();
   LinePlot with = without;
   const PlotSeries extra{"", {{20, 0.3}, {200, 0.5}}, kPlotPurple, true, false, false};
   with.series.push_back(extra);
   const PlotLayout L(with);
-  const Image a = Decode(*RenderLinePlotPng(without)), b = Decode(*RenderLinePlotPng(with));
+  const Image a = Decode(*PngOf(without)), b = Decode(*PngOf(with));
   ASSERT_EQ(a.rgb.size(), b.rgb.size());
   const double x0 = L.PixelX(20), y0 = L.PixelY(0.3), x1 = L.PixelX(200), y1 = L.PixelY(0.5);
   int changed = 0;
@@ -173,39 +176,58 @@ TEST(LinePlot, PixelsDifferOnlyAlongTheAddedCurve) {
   EXPECT_GT(changed, 2 * std::hypot(x1 - x0, y1 - y0));
 }
 
-TEST(LinePlot, TicksAndLabels) {
-  using plot_internal::LinearTicks;
-  using plot_internal::LogTicks;
-  using plot_internal::TickLabel;
-  EXPECT_EQ(LogTicks(16, 512), (std::vector<double>{20, 50, 100, 200, 500}));
-  EXPECT_EQ(LogTicks(1, 1e6), (std::vector<double>{1, 10, 100, 1000, 1e4, 1e5, 1e6}));
-  EXPECT_EQ(LogTicks(40, 90), (std::vector<double>{50, 70}));
-  const std::vector<double> lin = LinearTicks(0, 1.05);
-  ASSERT_EQ(lin.size(), 6u);
-  for (int i = 0; i < 6; ++i) EXPECT_NEAR(lin[i], 0.2 * i, 1e-12);
-  const std::vector<double> wide = LinearTicks(-3, 47);
-  ASSERT_EQ(wide.size(), 5u);
-  EXPECT_EQ(wide.front(), 0);
-  EXPECT_EQ(wide.back(), 40);
-  EXPECT_EQ(TickLabel(1000), "1k");
-  EXPECT_EQ(TickLabel(1500), "1.5k");
-  EXPECT_EQ(TickLabel(20000), "20k");
-  EXPECT_EQ(TickLabel(2e6), "2M");
-  EXPECT_EQ(TickLabel(40), "40");
-  EXPECT_EQ(TickLabel(0.25), "0.25");
-  EXPECT_EQ(TickLabel(1234), "1234");
-}
-
-TEST(LinePlot, RejectsBadInput) {
+TEST(RenderTest, RejectsBadInput) {
   LinePlot p = RatioPlot();
   p.width = 10;
-  EXPECT_FALSE(RenderLinePlotPng(p).ok());
+  EXPECT_FALSE(PngOf(p).ok());
   p = RatioPlot();
   p.series[0].y_error.pop_back();
-  EXPECT_FALSE(RenderLinePlotPng(p).ok());
-  EXPECT_FALSE(WriteLinePlotPng("/nonexistent-dir/x.png", RatioPlot()).ok());
+  EXPECT_FALSE(PngOf(p).ok());
+  EXPECT_FALSE(WriteLinePlot("/nonexistent-dir/x.png", RatioPlot()).ok());
+  absl::Status ext = WriteLinePlot(::testing::TempDir() + "/plot.jpg", RatioPlot());
+  EXPECT_EQ(ext.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(ext.message()).find("plot.jpg: unknown plot file extension 'jpg' (expected one of: png, svg, pdf)"),
+            std::string::npos)
+      << ext;
+  EXPECT_FALSE(util::FileExists(::testing::TempDir() + "/plot.jpg"));
+}
+
+// The vector formats carry the same drawing: an SVG document of the plot's
+// size with its paths and glyphs, and a one-page PDF with the plot's media box.
+TEST(RenderTest, SvgAndPdfAreVectorDocumentsOfThePlotsSize) {
+  const LinePlot p = RatioPlot();
+  absl::StatusOr<std::string> svg = RenderLinePlot(p, PlotFormat::kSvg);
+  ASSERT_TRUE(svg.ok()) << svg.status();
+  EXPECT_EQ(svg->rfind("<?xml", 0), 0u);
+  EXPECT_NE(svg->find(absl::StrCat("width=\"", p.width, "pt\" height=\"", p.height, "pt\"")), std::string::npos)
+      << svg->substr(0, 300);
+  size_t paths = 0;
+  for (size_t at = svg->find("<path"); at != std::string::npos; at = svg->find("<path", at + 1)) ++paths;
+  // Grid lines, error bars, two series, rules, highlight, frame, legend, glyphs.
+  EXPECT_GT(paths, 30u);
+  absl::StatusOr<std::string> pdf = RenderLinePlot(p, PlotFormat::kPdf);
+  ASSERT_TRUE(pdf.ok()) << pdf.status();
+  EXPECT_EQ(pdf->rfind("%PDF-", 0), 0u);
+  EXPECT_NE(pdf->find("%%EOF"), std::string::npos);
+  EXPECT_NE(pdf->find(absl::StrCat("/MediaBox [ 0 0 ", p.width, " ", p.height, " ]")), std::string::npos);
+  EXPECT_NE(pdf->find("/Count 1"), std::string::npos);
+  // A different plot gives a different document.
+  LinePlot q = p;
+  q.series.pop_back();
+  EXPECT_NE(*RenderLinePlot(q, PlotFormat::kSvg), *svg);
+}
+
+TEST(RenderTest, FiguresWritesAllThreeFormats) {
+  const std::string base = ::testing::TempDir() + "/figure";
+  ASSERT_TRUE(WriteLinePlotFigures(base, RatioPlot()).ok());
+  EXPECT_EQ(*util::ReadFileToString(base + ".png"), *PngOf(RatioPlot()));
+  EXPECT_EQ(util::ReadFileToString(base + ".svg")->rfind("<?xml", 0), 0u);
+  EXPECT_EQ(util::ReadFileToString(base + ".pdf")->rfind("%PDF-", 0), 0u);
+  if (const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR")) {
+    EXPECT_TRUE(WriteLinePlotFigures(std::string(dir) + "/ratio_vs_n", RatioPlot()).ok());
+  }
 }
 
 }  // namespace
-}  // namespace memorization
+}  // namespace plot
 }  // namespace diffmem

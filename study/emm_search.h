@@ -20,15 +20,15 @@
 //   RunEmmSearch(o, f)    — drives a measurement function to the end
 //
 // Example:
-//   diffmem::memorization::EmmSearchOptions o;
+//   diffmem::study::EmmSearchOptions o;
 //   o.n_min = 10; o.n_max = 5120; o.n_start = 40; o.granularity = 10; o.max_runs = 6;
 //   absl::StatusOr<EmmEstimate> e = RunEmmSearch(o, [&](int64_t n) -> absl::StatusOr<EmmMeasurement> {
 //     return EmmMeasurement{n, TrainAndScore(n), lo, hi};
 //   });
 //   // e->emm: largest tested N with ratio >= 0.9; e->n_lo/n_hi: the bracket.
 
-#ifndef DIFFMEM_MEMORIZATION_EMM_SEARCH_H_
-#define DIFFMEM_MEMORIZATION_EMM_SEARCH_H_
+#ifndef DIFFMEM_STUDY_EMM_SEARCH_H_
+#define DIFFMEM_STUDY_EMM_SEARCH_H_
 
 #include <algorithm>
 #include <numeric>
@@ -45,7 +45,7 @@
 #include "absl/strings/str_cat.h"
 
 namespace diffmem {
-namespace memorization {
+namespace study {
 
 struct EmmSearchOptions {
   double epsilon = 0.1;       // a model memorizes at N when its ratio >= 1 - epsilon
@@ -300,7 +300,7 @@ absl::StatusOr<EmmEstimate> RunEmmSearch(const EmmSearchOptions& o, MeasureFn&& 
   return SummarizeEmmSearch(o, done);
 }
 
-}  // namespace memorization
+}  // namespace study
 }  // namespace diffmem
 
-#endif  // DIFFMEM_MEMORIZATION_EMM_SEARCH_H_
+#endif  // DIFFMEM_STUDY_EMM_SEARCH_H_

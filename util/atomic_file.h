@@ -1,13 +1,17 @@
-// Crash-safe file output: write to a temporary file beside the target, flush
-// it to disk, then rename over the target. A reader never sees a partial file,
-// and a failed write leaves the previous file (if any) untouched.
+// Files, crash-safely: output goes to a temporary file beside the target, is
+// flushed to disk, then renamed over the target. A reader never sees a partial
+// file, and a failed write leaves the previous file (if any) untouched.
+//
+//   WriteFileAtomically(path, bytes)  — temp file + fsync + rename
+//   ReadFileToString(path)            — the whole file (NotFound when absent)
+//   FileExists(path)                  — any kind of file, no error on failure
 //
 // Example:
-//   absl::Status s = diffmem::data::WriteFileAtomically("out/grid.png", bytes);
+//   absl::Status s = diffmem::util::WriteFileAtomically("out/grid.png", bytes);
 //   if (!s.ok()) { ... }  // "out/grid.png: cannot create ...: No such file ..."
 
-#ifndef DIFFMEM_DATA_ATOMIC_FILE_H_
-#define DIFFMEM_DATA_ATOMIC_FILE_H_
+#ifndef DIFFMEM_UTIL_ATOMIC_FILE_H_
+#define DIFFMEM_UTIL_ATOMIC_FILE_H_
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,9 +19,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <system_error>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,7 +31,7 @@
 #include "absl/strings/string_view.h"
 
 namespace diffmem {
-namespace data {
+namespace util {
 
 // Replaces `path` with `contents`, atomically (temp file + fsync + rename).
 inline absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
@@ -74,7 +80,13 @@ inline absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   return out.str();
 }
 
-}  // namespace data
+// Whether `path` exists (false also when it cannot be examined).
+inline bool FileExists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
+}
+
+}  // namespace util
 }  // namespace diffmem
 
-#endif  // DIFFMEM_DATA_ATOMIC_FILE_H_
+#endif  // DIFFMEM_UTIL_ATOMIC_FILE_H_

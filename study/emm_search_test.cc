@@ -1,4 +1,4 @@
-#include "memorization/emm_search.h"
+#include "study/emm_search.h"
 
 #include <cmath>
 #include <functional>
@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 
 namespace diffmem {
-namespace memorization {
+namespace study {
 namespace {
 
 using RatioFn = std::function<double(int64_t)>;
@@ -309,5 +309,5 @@ TEST(EmmSearch, RejectsBadOptions) {
 }
 
 }  // namespace
-}  // namespace memorization
+}  // namespace study
 }  // namespace diffmem

@@ -1,13 +1,16 @@
-#include "memorization/emm_plot.h"
+#include "study/emm_plot.h"
 
 #include <cstdlib>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "plot/render.h"
 
 namespace diffmem {
-namespace memorization {
+namespace study {
 namespace {
+
+using plot::LinePlot;
 
 EmmReport Report() {
   EmmSearchOptions o;
@@ -48,11 +51,11 @@ TEST(EmmPlot, RatioVsNShowsTheModelTheOptimumTheThresholdAndTheEmm) {
   EXPECT_NE(p.highlights[0].label.find("EMM = 40"), std::string::npos);
   ASSERT_EQ(p.vlines.size(), 1u);
   EXPECT_NEAR(p.vlines[0].at, *r.estimate.interpolated, 1e-12);
-  absl::StatusOr<std::string> png = RenderLinePlotPng(p);
+  absl::StatusOr<std::string> png = plot::RenderLinePlot(p, plot::PlotFormat::kPng);
   ASSERT_TRUE(png.ok()) << png.status();
   if (const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR")) {
-    EXPECT_TRUE(WriteLinePlotPng(std::string(dir) + "/ratio_vs_n.png", p).ok());
-    EXPECT_TRUE(WriteLinePlotPng(std::string(dir) + "/curves.png", RatioCurvesPlot(r)).ok());
+    EXPECT_TRUE(plot::WriteLinePlot(std::string(dir) + "/ratio_vs_n.png", p).ok());
+    EXPECT_TRUE(plot::WriteLinePlot(std::string(dir) + "/curves.png", RatioCurvesPlot(r)).ok());
   }
 }
 
@@ -82,13 +85,13 @@ TEST(EmmPlot, FactorAxisIsNumericLogOrCategorical) {
   ASSERT_EQ(cat.x_ticks.size(), 2u);
   EXPECT_EQ(cat.x_ticks[1], (std::pair<double, std::string>{1, "fourier"}));
   EXPECT_EQ(cat.series[0].points[1].first, 1);
-  absl::StatusOr<std::string> png = RenderLinePlotPng(cat);
+  absl::StatusOr<std::string> png = plot::RenderLinePlot(cat, plot::PlotFormat::kPng);
   ASSERT_TRUE(png.ok()) << png.status();
   if (const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR")) {
-    EXPECT_TRUE(WriteLinePlotPng(std::string(dir) + "/emm_vs_factor.png", numeric).ok());
+    EXPECT_TRUE(plot::WriteLinePlot(std::string(dir) + "/emm_vs_factor.png", numeric).ok());
   }
 }
 
 }  // namespace
-}  // namespace memorization
+}  // namespace study
 }  // namespace diffmem

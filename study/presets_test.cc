@@ -1,0 +1,50 @@
+#include "study/presets.h"
+
+#include "gtest/gtest.h"
+
+namespace diffmem {
+namespace study {
+namespace {
+
+TEST(PresetsTest, NamesAreTheRegistry) {
+  EXPECT_EQ(RegistryNames<StudyPresets>(), (std::vector<std::string>{"fashion_cpu", "paper_cifar10", "none"}));
+  absl::StatusOr<EmmStudyConfig> bad = PresetConfig("fashion");
+  EXPECT_EQ(bad.status().message(), "unknown preset 'fashion' (expected one of: fashion_cpu, paper_cifar10, none)");
+}
+
+// The default study: small enough for 2 CPU cores (README: "Estimating EMM").
+TEST(PresetsTest, FashionCpuIsTheSmallCpuStudy) {
+  const EmmStudyConfig c = *PresetConfig("fashion_cpu");
+  EXPECT_EQ(c.data_spec, "fashion-mnist");
+  EXPECT_EQ(c.data.resolution, 8);
+  EXPECT_EQ(c.data.pad, 2);
+  EXPECT_EQ(c.network.unet.model_channels(), 32);
+  EXPECT_EQ(c.train.steps, 1200);
+  EXPECT_EQ(c.weights, diffusion::Weights::kRaw);
+  EXPECT_EQ(c.search.max_runs, 6);
+  EXPECT_EQ(c.search.extra_n, (std::vector<int64_t>{320}));
+  EXPECT_TRUE(ValidateEmmStudyConfig(c).ok());
+}
+
+// The paper's CIFAR-10 setting (Gu et al.; the authors' scripts): DDPM++ with
+// VP preconditioning, 128 channels, 2 blocks, attention at 16, dropout 0.13,
+// batch 512, lr 2e-4, 40k epochs, EMA weights scored on 10k samples.
+TEST(PresetsTest, PaperCifar10FollowsThePaper) {
+  const EmmStudyConfig c = *PresetConfig("paper_cifar10");
+  EXPECT_EQ(c.network.spec, "ddpmpp");
+  EXPECT_EQ(c.network.precond, "vp");
+  EXPECT_EQ(c.network.unet.model_channels(), 128);
+  EXPECT_EQ(c.network.unet.channel_mult(), (std::vector<int64_t>{2, 2, 2}));
+  EXPECT_EQ(c.network.unet.num_blocks(), 2);
+  EXPECT_EQ(c.network.unet.attn_resolutions(), (std::vector<int64_t>{16}));
+  EXPECT_DOUBLE_EQ(c.network.unet.dropout(), 0.13);
+  EXPECT_EQ(c.train.batch_size, 512);
+  EXPECT_DOUBLE_EQ(c.train.lr, 2e-4);
+  EXPECT_DOUBLE_EQ(c.train.epochs, 40000);
+  EXPECT_EQ(c.weights, diffusion::Weights::kEma);
+  EXPECT_EQ(c.samples, 10000);
+}
+
+}  // namespace
+}  // namespace study
+}  // namespace diffmem

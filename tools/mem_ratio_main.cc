@@ -1,0 +1,168 @@
+#include "tools/mem_ratio_main.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "data/data_factors.h"
+#include "data/png.h"
+#include "data/png_folder.h"
+#include "memorization/top_memorized.h"
+#include "tools/data_flags.h"
+#include "tools/tool_main.h"
+#include "util/atomic_file.h"
+
+ABSL_FLAG(std::string, samples, "", "folder of generated PNG images (searched recursively; required)");
+ABSL_FLAG(std::string, out, "", "output directory for report.json and top_memorized.png (required; created)");
+ABSL_FLAG(std::string, metric, "l2", "distance (the list is in the usage line above)");
+ABSL_FLAG(double, threshold, 1.0 / 3.0, "memorized when d1/d2 < threshold");
+ABSL_FLAG(double, confidence, 0.95, "level of the Wilson confidence interval");
+ABSL_FLAG(int64_t, top, 16, "pairs shown in top_memorized.png");
+
+namespace diffmem {
+namespace tools {
+namespace {
+
+using memorization::MemorizationReport;
+
+// Pictures written beside samples by diffmem's tools: not samples.
+bool IsToolPicture(const std::string& rel) { return rel == "grid.png" || rel == "top_memorized.png"; }
+
+struct Samples {
+  std::vector<std::string> files;  // relative to --samples
+  torch::Tensor images;            // uint8 S×C×H×W
+};
+
+absl::StatusOr<Samples> ReadSamples(const std::string& dir) {
+  absl::StatusOr<std::vector<std::string>> names = data::ListPngFiles(dir);
+  if (!names.ok()) return names.status();
+  Samples s;
+  std::vector<torch::Tensor> images;
+  for (const std::string& rel : *names) {
+    if (IsToolPicture(rel)) continue;
+    const std::string path = absl::StrCat(dir, "/", rel);
+    absl::StatusOr<torch::Tensor> image = data::ReadPng(path);
+    if (!image.ok()) return image.status();
+    if (!images.empty() && image->sizes() != images.front().sizes()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": image shape ", c10::str(image->sizes()),
+                                                     " (C×H×W) differs from ", s.files.front(), "'s ",
+                                                     c10::str(images.front().sizes())));
+    }
+    s.files.push_back(rel);
+    images.push_back(*std::move(image));
+  }
+  if (images.empty()) return absl::InvalidArgumentError(absl::StrCat("--samples: no PNG samples under ", dir));
+  s.images = torch::stack(images, 0);
+  return s;
+}
+
+nlohmann::json ReportJson(const MemorizationReport& r, const Samples& samples, const data::Dataset& train,
+                          const std::string& samples_dir) {
+  nlohmann::json j;
+  j["metric"] = r.metric;
+  j["threshold"] = r.threshold;
+  j["confidence"] = r.confidence;
+  j["num_samples"] = r.samples.size();
+  j["memorized"] = r.memorized;
+  j["ratio"] = r.ratio;
+  j["ci_low"] = r.ci_low;
+  j["ci_high"] = r.ci_high;
+  j["samples_dir"] = samples_dir;
+  j["train_source"] = train.source;
+  j["train_size"] = train.size();
+  j["image_shape"] = {train.channels(), train.height(), train.width()};
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t i = 0; i < r.samples.size(); ++i) {
+    const memorization::SampleMemorization& s = r.samples[i];
+    nlohmann::json row = {{"file", samples.files[i]}, {"nearest", s.nearest}, {"second", s.second},
+                          {"d1", s.d1},           {"d2", s.d2},           {"ratio", s.ratio},
+                          {"memorized", s.memorized}};
+    if (train.has_labels()) row["nearest_label"] = train.labels[s.nearest].item<int64_t>();
+    rows.push_back(row);
+  }
+  j["samples"] = rows;
+  return j;
+}
+
+absl::Status Run(const std::vector<char*>& args, const MetricRatio& ratio) {
+  if (args.size() > 1) return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", args[1], "'"));
+  const std::string samples_dir = absl::GetFlag(FLAGS_samples), out = absl::GetFlag(FLAGS_out);
+  const double threshold = absl::GetFlag(FLAGS_threshold), confidence = absl::GetFlag(FLAGS_confidence);
+  for (absl::Status s : {CheckFlag(!samples_dir.empty(), "samples", "a folder of PNG samples is required"),
+                         CheckFlag(!out.empty(), "out", "an output directory is required"),
+                         CheckFlag(threshold > 0, "threshold", "must be positive"),
+                         CheckFlag(confidence > 0 && confidence < 1, "confidence", "must be in (0, 1)"),
+                         CheckFlag(absl::GetFlag(FLAGS_top) >= 1, "top", "must be >= 1")}) {
+    if (!s.ok()) return s;
+  }
+  std::string spec = kDefaultDataSpec;
+  data::DataFactors factors = ToolDataDefaults();
+  factors.n = 1000;
+  factors.labels = "keep";
+  OverlayDataFlags(spec, factors);
+  absl::StatusOr<data::Dataset> train = data::LoadDataset(spec, factors);
+  if (!train.ok()) return train.status();
+  if (train->size() < 2) return absl::InvalidArgumentError(absl::StrCat(train->source, ": needs >= 2 images"));
+
+  absl::StatusOr<Samples> samples = ReadSamples(samples_dir);
+  if (!samples.ok()) return samples.status();
+  if (samples->images.sizes().slice(1) != train->images.sizes().slice(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--samples: images are ", c10::str(samples->images.sizes().slice(1)), " (C×H×W) but ",
+                     train->source, " has ", c10::str(train->images.sizes().slice(1)),
+                     "; pick the training set's --resolution to match"));
+  }
+
+  memorization::MemorizationOptions options;
+  options.threshold = threshold;
+  options.confidence = confidence;
+  // Pixel space (uint8 values as they are), as in the paper.
+  absl::StatusOr<MemorizationReport> report = ratio(absl::GetFlag(FLAGS_metric), samples->images, train->images, options);
+  if (!report.ok()) return absl::InvalidArgumentError(absl::StrCat("--metric: ", report.status().message()));
+
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat(out, ": cannot create directory: ", ec.message()));
+  const std::string json_path = absl::StrCat(out, "/report.json");
+  const std::string json = ReportJson(*report, *samples, *train, samples_dir).dump(2) + "\n";
+  if (absl::Status s = diffmem::util::WriteFileAtomically(json_path, json); !s.ok()) return s;
+  const std::string top_path = absl::StrCat(out, "/top_memorized.png");
+  if (absl::Status s = memorization::WriteTopMemorized(top_path, *report, samples->images, train->images, absl::GetFlag(FLAGS_top));
+      !s.ok()) {
+    return s;
+  }
+  std::printf("memorization ratio %.4f (%lld of %lld), %.0f%% CI [%.4f, %.4f], %s, d1/d2 < %.4g vs %lld images\n",
+              report->ratio, static_cast<long long>(report->memorized),
+              static_cast<long long>(report->samples.size()), 100 * confidence, report->ci_low, report->ci_high,
+              report->metric.c_str(), threshold, static_cast<long long>(train->size()));
+  std::fprintf(stderr, "mem_ratio: wrote %s and %s\n", json_path.c_str(), top_path.c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunMemRatioTool(int argc, char** argv, const std::vector<std::string>& metric_names, const MetricRatio& ratio) {
+  return ToolMain(
+      argc, argv,
+      absl::StrCat("Memorization ratio (d1/d2 < 1/3) of generated PNGs against a training set; writes\n"
+                   "OUT/report.json and OUT/top_memorized.png.\n"
+                   "  mem_ratio --samples=DIR --out=DIR [--data=fashion-mnist] [--n=1000] [--subset=balanced]\n"
+                   "            [--resolution=0] [--metric=l2] [--threshold=0.3333]\n"
+                   "Metrics: ", absl::StrJoin(metric_names, ", "), ". Data: Fashion-MNIST, 1000 class-balanced images, labels kept,\n"
+                   "unless the data flags say otherwise."),
+      [&](const std::vector<char*>& args) { return Run(args, ratio); });
+}
+
+}  // namespace tools
+}  // namespace diffmem
