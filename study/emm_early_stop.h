@@ -25,11 +25,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "util/enum_names.h"
 
 namespace diffmem {
 namespace study {
@@ -52,14 +54,16 @@ struct EarlyStopOptions {
 
 enum class EarlyStop { kContinue, kPassed, kPlateaued };
 
-inline const char* EarlyStopName(EarlyStop s) {
-  switch (s) {
-    case EarlyStop::kContinue: return "continue";
-    case EarlyStop::kPassed: return "passed";
-    case EarlyStop::kPlateaued: return "plateaued";
-  }
-  return "unknown";
-}
+}  // namespace study
+
+template <>
+struct EnumNames<study::EarlyStop> {
+  static constexpr std::pair<study::EarlyStop, const char*> kNames[] = {
+      {study::EarlyStop::kContinue, "continue"}, {study::EarlyStop::kPassed, "passed"},
+      {study::EarlyStop::kPlateaued, "plateaued"}};
+};
+
+namespace study {
 
 struct EarlyStopDecision {
   EarlyStop verdict = EarlyStop::kContinue;

@@ -127,7 +127,7 @@ inline std::string EmmSummaryLine(const EmmReport& r) {
   auto opt = [](const std::optional<int64_t>& v) { return v ? absl::StrCat(*v) : std::string("none"); };
   std::string s = absl::StrCat("EMM = ", opt(e.emm), " (bracket [", opt(e.n_lo), ", ", opt(e.n_hi), "]");
   if (e.interpolated) absl::StrAppend(&s, absl::StrFormat(", interpolated %.1f", *e.interpolated));
-  absl::StrAppend(&s, "; ", EmmSearchStatusName(e.status), ")");
+  absl::StrAppend(&s, "; ", EnumName(e.status), ")");
   return s;
 }
 

@@ -43,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "util/enum_names.h"
 
 namespace diffmem {
 namespace study {
@@ -81,16 +82,19 @@ enum class EmmSearchStatus {
   kBudgetExhausted,      // max_runs measured before the search finished
 };
 
-inline const char* EmmSearchStatusName(EmmSearchStatus s) {
-  switch (s) {
-    case EmmSearchStatus::kSearching: return "searching";
-    case EmmSearchStatus::kConverged: return "converged";
-    case EmmSearchStatus::kMemorizesEverywhere: return "memorizes_everywhere";
-    case EmmSearchStatus::kMemorizesNowhere: return "memorizes_nowhere";
-    case EmmSearchStatus::kBudgetExhausted: return "budget_exhausted";
-  }
-  return "unknown";
-}
+}  // namespace study
+
+template <>
+struct EnumNames<study::EmmSearchStatus> {
+  static constexpr std::pair<study::EmmSearchStatus, const char*> kNames[] = {
+      {study::EmmSearchStatus::kSearching, "searching"},
+      {study::EmmSearchStatus::kConverged, "converged"},
+      {study::EmmSearchStatus::kMemorizesEverywhere, "memorizes_everywhere"},
+      {study::EmmSearchStatus::kMemorizesNowhere, "memorizes_nowhere"},
+      {study::EmmSearchStatus::kBudgetExhausted, "budget_exhausted"}};
+};
+
+namespace study {
 
 struct EmmEstimate {
   EmmSearchStatus status = EmmSearchStatus::kSearching;

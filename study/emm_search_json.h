@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "study/emm_search.h"
+#include "util/enum_names.h"
 #include "util/json_fields.h"
 
 namespace diffmem {
@@ -64,7 +65,7 @@ inline absl::StatusOr<EmmSearchOptions> EmmSearchOptionsFromJson(const nlohmann:
 }
 
 inline nlohmann::json EmmEstimateToJson(const EmmEstimate& e, const EmmSearchOptions& o) {
-  return {{"status", EmmSearchStatusName(e.status)},
+  return {{"status", EnumName(e.status)},
           {"threshold", o.memorization_threshold()},
           {"emm", OptionalToJson(e.emm)},
           {"bracket", {OptionalToJson(e.n_lo), OptionalToJson(e.n_hi)}},

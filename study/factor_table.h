@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "study/emm_search.h"
 #include "study/emm_search_json.h"
+#include "util/enum_names.h"
 
 namespace diffmem {
 namespace study {
@@ -52,7 +53,7 @@ inline std::string EmmFactorTableToCsv(const std::vector<EmmFactorRow>& rows) {
   for (const EmmFactorRow& r : rows) {
     const std::string interp = r.estimate.interpolated ? absl::StrFormat("%.1f", *r.estimate.interpolated) : "";
     absl::StrAppend(&csv, r.factor, ",", r.value, ",", opt(r.estimate.emm), ",", opt(r.estimate.n_lo), ",",
-                    opt(r.estimate.n_hi), ",", interp, ",", EmmSearchStatusName(r.estimate.status), ",", r.runs,
+                    opt(r.estimate.n_hi), ",", interp, ",", EnumName(r.estimate.status), ",", r.runs,
                     ",", absl::StrFormat("%.1f", r.wall_seconds), "\n");
   }
   return csv;
