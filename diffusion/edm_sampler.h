@@ -45,6 +45,7 @@
 #include "diffusion/denoiser.h"
 #include "diffusion/seeded_noise.h"
 #include "diffusion/step_schedules.h"
+#include "util/type_registry.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -80,6 +81,9 @@ struct HeunSolver {
     torch::add_out(out, x_hat, scratch, t_next - t_hat);
   }
 };
+
+// The solvers a tool or study chooses by name (--solver).
+using Solvers = TypeList<HeunSolver, EulerSolver>;
 
 template <class S>
 struct IsSolver : std::integral_constant<bool, std::is_same<S, EulerSolver>::value ||

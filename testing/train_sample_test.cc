@@ -78,10 +78,21 @@ TEST(TrainSampleTest, TrainResumeAndSample) {
   const std::string samples = run + "/samples";
   r = RunTool(g_sample, absl::StrCat("--checkpoint=", run, " --seeds=0-2,7 --steps=3 --batch=3 --out=", samples));
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* f : {"000000.png", "000001.png", "000002.png", "000007.png", "grid.png"}) {
+  for (const char* f : {"000000.png", "000001.png", "000002.png", "000007.png"}) {
     EXPECT_TRUE(fs::exists(samples + "/" + f)) << f;
   }
   EXPECT_FALSE(fs::exists(samples + "/000003.png"));
+  EXPECT_FALSE(fs::exists(samples + "/grid.png")) << "the preview goes beside the samples, not among them";
+  EXPECT_TRUE(fs::exists(samples + "_grid.png"));
+  // EDM's layout for large runs: a folder per 1000 seeds; and the stochastic sampler.
+  r = RunTool(g_sample, absl::StrCat("--checkpoint=", run, " --seeds=999-1000 --steps=3 --subdirs --S_churn=10 "
+                                     "--solver=euler --discretization=ve --grid=", run, "/preview.png --out=", run, "/big"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(run + "/big/000000/000999.png"));
+  EXPECT_TRUE(fs::exists(run + "/big/001000/001000.png"));
+  EXPECT_TRUE(fs::exists(run + "/preview.png"));
+  EXPECT_NE(r.err.find("euler/ve sampler"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2/2 images (100.0%)"), std::string::npos) << r.err;
   // Raw weights give different images than the EMA.
   r = RunTool(g_sample, absl::StrCat("--checkpoint=", run, "/checkpoint.pt --weights=raw --seeds=0 --steps=3 --out=",
                                      run, "/raw"));

@@ -106,9 +106,9 @@ absl::Status Run(const std::vector<char*>& args, const MetricRatio& ratio) {
                          CheckFlag(absl::GetFlag(FLAGS_top) >= 1, "top", "must be >= 1")}) {
     if (!s.ok()) return s;
   }
+  // The whole training set unless the data flags choose a subset.
   std::string spec = kDefaultDataSpec;
   data::DataFactors factors = ToolDataDefaults();
-  factors.n = 1000;
   factors.labels = "keep";
   OverlayDataFlags(spec, factors);
   absl::StatusOr<data::Dataset> train = data::LoadDataset(spec, factors);
@@ -142,10 +142,10 @@ absl::Status Run(const std::vector<char*>& args, const MetricRatio& ratio) {
       !s.ok()) {
     return s;
   }
-  std::printf("memorization ratio %.4f (%lld of %lld), %.0f%% CI [%.4f, %.4f], %s, d1/d2 < %.4g vs %lld images\n",
+  std::printf("memorization ratio %.4f (%lld of %lld), %.0f%% CI [%.4f, %.4f], %s, d1/d2 < %.4g vs %lld images of %s\n",
               report->ratio, static_cast<long long>(report->memorized),
               static_cast<long long>(report->samples.size()), 100 * confidence, report->ci_low, report->ci_high,
-              report->metric.c_str(), threshold, static_cast<long long>(train->size()));
+              report->metric.c_str(), threshold, static_cast<long long>(train->size()), train->source.c_str());
   std::fprintf(stderr, "mem_ratio: wrote %s and %s\n", json_path.c_str(), top_path.c_str());
   return absl::OkStatus();
 }
@@ -159,8 +159,8 @@ int RunMemRatioTool(int argc, char** argv, const std::vector<std::string>& metri
                    "OUT/report.json and OUT/top_memorized.png.\n"
                    "  mem_ratio --samples=DIR --out=DIR [--data=fashion-mnist] [--n=1000] [--subset=balanced]\n"
                    "            [--resolution=0] [--metric=l2] [--threshold=0.3333]\n"
-                   "Metrics: ", absl::StrJoin(metric_names, ", "), ". Data: Fashion-MNIST, 1000 class-balanced images, labels kept,\n"
-                   "unless the data flags say otherwise."),
+                   "Metrics: ", absl::StrJoin(metric_names, ", "), ". Training set: the whole of --data (default\n"
+                   "Fashion-MNIST's 60k training images) unless --n/--subset choose fewer."),
       [&](const std::vector<char*>& args) { return Run(args, ratio); });
 }
 

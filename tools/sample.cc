@@ -1,72 +1,43 @@
-// sample: generates images from a trained checkpoint with the EDM Heun
-// sampler, one PNG per seed (000000.png, 000001.png, … as in EDM's
-// generate.py) and a grid.
+// sample: generates images from a trained checkpoint with the EDM sampler,
+// one PNG per seed (000000.png, 000001.png, … as in EDM's generate.py).
 //
-//   bazel run //tools:sample -- --checkpoint=/tmp/run_n32 --seeds=0-63 --out=/tmp/run_n32/samples
-//   bazel run //tools:sample -- --checkpoint=/tmp/run_n32/checkpoint.pt --weights=raw --seeds=0,5,10-19 --out=s
+//   bazel run //tools:sample -- --checkpoint=runs/n32 --seeds=0-63 --out=runs/n32/samples
+//   bazel run //tools:sample -- --checkpoint=runs/n32/checkpoint.pt --weights=raw --seeds=0,5,10-19 --out=s
+//   bazel run //tools:sample -- --checkpoint=runs/n32 --seeds=0-9999 --subdirs --S_churn=40 --out=s10k
 //
 // The network is rebuilt from the configuration stored in the checkpoint.
-// Class-conditional networks get label seed mod label_dim unless --class is
-// given. Image i depends only on seed i (diffusion/seeded_noise.h).
+// Class-conditional networks get label seed mod label_dim unless --class_label
+// is given. Image i depends only on seed i (diffusion/seeded_noise.h).
 
 #include <cstdio>
-#include <filesystem>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "data/image_grid.h"
-#include "data/pixels.h"
-#include "data/png.h"
 #include "diffusion/checkpoint.h"
 #include "diffusion/denoiser.h"
-#include "diffusion/edm_sampler.h"
 #include "diffusion/network.h"
+#include "diffusion/sampler_config.h"
 #include "diffusion/train.h"
 #include "diffusion/train_options.h"
 #include "diffusion/unet.h"
 #include "diffusion/weights.h"
+#include "tools/generate_samples.h"
+#include "tools/sampler_flags.h"
 #include "tools/tool_main.h"
 #include "util/enum_names.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "checkpoint file, or a run directory holding checkpoint.pt (required)");
 ABSL_FLAG(std::string, weights, "ema", "ema (the moving average) or raw (the trained weights)");
-ABSL_FLAG(std::string, seeds, "0-63", "seeds, e.g. 0-63 or 0,5,10-19; one image per seed");
-ABSL_FLAG(int, steps, 18, "EDM sampler steps (Heun: 2·steps−1 network evaluations)");
-ABSL_FLAG(int64_t, batch, 64, "images per sampler call");
 ABSL_FLAG(int64_t, class_label, -1, "class label for conditional networks (-1: seed mod label_dim)");
-ABSL_FLAG(std::string, out, "", "output directory for the PNGs and grid.png (required)");
-ABSL_FLAG(int64_t, grid_columns, 0, "grid columns (0: square)");
+ABSL_FLAG(std::string, out, "", "output folder for the PNGs (required)");
 ABSL_FLAG(std::string, device, "auto", "auto (CUDA if available), cpu or cuda");
 
 namespace {
 
 using diffmem::tools::CheckFlag;
-
-// "0-3,7" → {0, 1, 2, 3, 7}.
-absl::StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& text) {
-  std::vector<uint64_t> seeds;
-  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
-    std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 1));
-    uint64_t lo, hi;
-    if (!absl::SimpleAtoi(range[0], &lo) || !absl::SimpleAtoi(range.size() == 2 ? range[1] : range[0], &hi) ||
-        hi < lo) {
-      return absl::InvalidArgumentError(absl::StrCat("--seeds: '", part, "' is not a seed or a range A-B with A <= B"));
-    }
-    if (hi - lo >= (uint64_t{1} << 24) || seeds.size() + (hi - lo) >= (uint64_t{1} << 24)) {
-      return absl::InvalidArgumentError("--seeds: more than 16M seeds");
-    }
-    for (uint64_t s = lo; s <= hi; ++s) seeds.push_back(s);
-  }
-  if (seeds.empty()) return absl::InvalidArgumentError("--seeds: no seeds given");
-  return seeds;
-}
 
 absl::Status Run(const std::vector<char*>& args) {
   namespace dd = diffmem::diffusion;
@@ -80,13 +51,12 @@ absl::Status Run(const std::vector<char*>& args) {
   if (auto s = CheckFlag(!path.empty(), "checkpoint", "a checkpoint file or run directory is required"); !s.ok()) {
     return s;
   }
-  if (auto s = CheckFlag(!out.empty(), "out", "an output directory is required"); !s.ok()) return s;
+  if (auto s = CheckFlag(!out.empty(), "out", "an output folder is required"); !s.ok()) return s;
   const absl::StatusOr<dd::Weights> weights = diffmem::ParseEnum<dd::Weights>(absl::GetFlag(FLAGS_weights), "weights");
   if (!weights.ok()) return absl::InvalidArgumentError(absl::StrCat("--weights: ", weights.status().message()));
-  if (auto s = CheckFlag(absl::GetFlag(FLAGS_steps) >= 1, "steps", "must be >= 1"); !s.ok()) return s;
-  if (auto s = CheckFlag(absl::GetFlag(FLAGS_batch) >= 1, "batch", "must be >= 1"); !s.ok()) return s;
-  if (auto s = CheckFlag(absl::GetFlag(FLAGS_grid_columns) >= 0, "grid_columns", "must be >= 0"); !s.ok()) return s;
-  absl::StatusOr<std::vector<uint64_t>> seeds = ParseSeeds(absl::GetFlag(FLAGS_seeds));
+  absl::StatusOr<dd::SamplerConfig> sampler = diffmem::tools::SamplerConfigFromFlags();
+  if (!sampler.ok()) return sampler.status();
+  absl::StatusOr<std::vector<uint64_t>> seeds = diffmem::tools::SeedsFromFlags();
   if (!seeds.ok()) return seeds.status();
   std::string note;
   absl::StatusOr<torch::Device> device = dd::ResolveDevice(absl::GetFlag(FLAGS_device), &note);
@@ -109,59 +79,34 @@ absl::Status Run(const std::vector<char*>& args) {
     return absl::InvalidArgumentError(absl::StrCat("--class_label: ", class_label, " is not below the network's label_dim ",
                                                    o.label_dim()));
   }
+  diffmem::tools::LabelsOfSeeds labels_of;
+  if (o.label_dim() > 0) {
+    labels_of = [&](const std::vector<uint64_t>& chunk) {
+      torch::Tensor labels = torch::empty({static_cast<int64_t>(chunk.size())}, torch::kInt64);
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        labels[i] = class_label >= 0 ? class_label : static_cast<int64_t>(chunk[i] % o.label_dim());
+      }
+      return labels;
+    };
+  }
 
   return dd::VisitNetwork(*network, [&](auto spec, auto precond) -> absl::Status {
     using Spec = typename decltype(spec)::type;
     using Precond = typename decltype(precond)::type;
     dd::UNet<Spec> net(o);
-    if (absl::Status s = dd::LoadCheckpointWeights(path, *weights, *net, *device);
-        !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = dd::LoadCheckpointWeights(path, *weights, *net, *device); !s.ok()) return s;
     net->to(*device);
     net->eval();
     dd::Denoiser<Precond, dd::UNet<Spec>> denoiser(net);
-    dd::SamplerOptions so;
-    so.num_steps = absl::GetFlag(FLAGS_steps);
-    dd::EdmSampler<dd::HeunSolver, dd::EdmRhoSteps> sampler(so);
-    std::filesystem::create_directories(out, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat(out, ": cannot create directory: ", ec.message()));
-
-    std::fprintf(stderr, "sample: %s/%s UNet (%lld parameters, %s weights) from %s, %zu seeds, %d steps, device %s\n",
-                 Spec::kName, Precond::kName,
-                 static_cast<long long>(dd::NumParameters(*net)), diffmem::EnumName(*weights), path.c_str(), seeds->size(),
-                 so.num_steps, device->str().c_str());
+    std::fprintf(stderr, "sample: %s/%s UNet (%lld parameters, %s weights) from %s, %zu seeds, %s/%s sampler, %d steps, device %s\n",
+                 Spec::kName, Precond::kName, static_cast<long long>(dd::NumParameters(*net)),
+                 diffmem::EnumName(*weights), path.c_str(), seeds->size(), sampler->solver.c_str(),
+                 sampler->discretization.c_str(), sampler->num_steps, device->str().c_str());
     torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> all;
-    const int64_t total = static_cast<int64_t>(seeds->size()), batch = absl::GetFlag(FLAGS_batch);
-    for (int64_t done = 0; done < total; done += batch) {
-      const int64_t len = std::min(batch, total - done);
-      std::vector<uint64_t> chunk(seeds->begin() + done, seeds->begin() + done + len);
-      torch::Tensor labels;
-      if (o.label_dim() > 0) {
-        labels = torch::empty({len}, torch::kInt64);
-        for (int64_t i = 0; i < len; ++i) {
-          labels[i] = class_label >= 0 ? class_label : static_cast<int64_t>(chunk[i] % o.label_dim());
-        }
-        labels = labels.to(*device);
-      }
-      torch::Tensor x = sampler.SampleFromSeeds(denoiser, chunk, {o.in_channels(), o.img_resolution(), o.img_resolution()},
-                                                labels, *device);
-      torch::Tensor pixels = diffmem::data::FloatToPixels(x.cpu());
-      for (int64_t i = 0; i < len; ++i) {
-        const std::string file = absl::StrCat(out, "/", absl::StrFormat("%06d", chunk[i]), ".png");
-        if (absl::Status s = diffmem::data::WritePng(file, pixels[i]); !s.ok()) return s;
-      }
-      all.push_back(pixels);
-      std::fprintf(stderr, "sample: %lld/%lld images\n", static_cast<long long>(done + len),
-                   static_cast<long long>(total));
-    }
-    diffmem::data::GridOptions grid;
-    grid.columns = absl::GetFlag(FLAGS_grid_columns);
-    const std::string grid_path = out + "/grid.png";
-    if (absl::Status s = diffmem::data::WriteImageGrid(grid_path, torch::cat(all), grid); !s.ok()) return s;
-    std::fprintf(stderr, "sample: wrote %lld PNGs and %s\n", static_cast<long long>(total), grid_path.c_str());
-    return absl::OkStatus();
+    return diffmem::tools::GenerateSamples("sample", *sampler, denoiser, *seeds,
+                                           {o.in_channels(), o.img_resolution(), o.img_resolution()}, labels_of,
+                                           *device, absl::GetFlag(FLAGS_batch),
+                                           diffmem::tools::SampleOutputFromFlags(out));
   });
 }
 
@@ -169,7 +114,8 @@ absl::Status Run(const std::vector<char*>& args) {
 
 int main(int argc, char** argv) {
   return diffmem::tools::ToolMain(argc, argv,
-                                  "Generates images from a diffmem checkpoint with the EDM Heun sampler.\n"
-                                  "  sample --checkpoint=RUN_DIR --seeds=0-63 --out=DIR [--weights=ema|raw] [--steps=18]",
+                                  "Generates images from a diffmem checkpoint with the EDM sampler.\n"
+                                  "  sample --checkpoint=RUN_DIR --seeds=0-63 --out=DIR [--weights=ema|raw] [--steps=18]\n"
+                                  "         [--solver=heun|euler] [--discretization=edm|vp|ve|iddpm] [--S_churn=...]",
                                   Run);
 }

@@ -15,5 +15,14 @@ TEST(FormatDurationTest, MinutesBelowAnHourHoursAbove) {
   EXPECT_EQ(FormatDuration(7380), "2h03m");
 }
 
+TEST(ProgressLineTest, RateAndEtaFromElapsedTime) {
+  EXPECT_EQ(FormatProgressLine(640, 10000, "images", 5.0), "640/10000 images (6.4%)  128 images/s  ETA 1m13s");
+  EXPECT_EQ(FormatProgressLine(0, 10, "images", 0.0), "0/10 images (0.0%)  0 images/s  ETA ?");
+  EXPECT_EQ(FormatProgressLine(10, 10, "files", 2.0), "10/10 files (100.0%)  5 files/s  ETA 0m00s");
+  ProgressMeter meter(100, "runs");
+  EXPECT_EQ(meter.Line(0).rfind("0/100 runs (0.0%)", 0), 0u);
+  EXPECT_GE(meter.elapsed_s(), 0.0);
+}
+
 }  // namespace
 }  // namespace diffmem::util
