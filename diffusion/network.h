@@ -88,6 +88,19 @@ absl::Status VisitNetwork(const NetworkConfig& c, F&& f) {
   });
 }
 
+// The parameter count of the config's UNet (built once on the CPU).
+inline absl::StatusOr<int64_t> CountNetworkParameters(const NetworkConfig& c) {
+  if (absl::Status s = ValidateNetworkConfig(c); !s.ok()) return s;
+  int64_t count = 0;
+  absl::Status s = VisitUNetSpec(c.spec, [&](auto spec) {
+    UNet<typename decltype(spec)::type> net(c.unet);
+    count = NumParameters(*net);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return count;
+}
+
 // ---- Parsers shared by the tools ----
 
 // "1,2,2" → {1, 2, 2}; "" → {} (an empty list).

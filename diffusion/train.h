@@ -6,8 +6,7 @@
 // A run directory holds
 //   config.json     the full configuration (network, training, data, data set
 //                   fingerprint, parameter count, total steps)
-//   loss.csv        step,kimg,loss,lr,images_per_s,wall_s (one row per log interval,
-//                   loss averaged over the interval)
+//   loss.csv, stats.jsonl   one record per log interval (diffusion/run_logs.h)
 //   checkpoint.pt   the latest checkpoint (diffusion/checkpoint.h), written
 //                   atomically every checkpoint_every steps, at the end and on
 //                   an early stop
@@ -82,6 +81,7 @@
 #include "diffusion/ema.h"
 #include "diffusion/loss.h"
 #include "diffusion/network.h"
+#include "diffusion/run_logs.h"
 #include "diffusion/train_options.h"
 #include "diffusion/unet.h"
 #include "nlohmann/json.hpp"
@@ -98,6 +98,7 @@ struct TrainProgress {
   int64_t nimg = 0;         // training images seen
   double loss = 0;          // mean loss over the steps since the last report
   double lr = 0;            // learning rate of the last step
+  double ema_beta = 0;      // EMA decay of the last step
   double images_per_s = 0;  // over the steps since the last report
   double eta_s = 0;         // remaining steps at that rate
   double wall_s = 0;        // seconds since this session started
@@ -184,7 +185,6 @@ struct TrainResult {
 // Files of a run directory.
 inline std::string RunConfigPath(const std::string& run_dir) { return run_dir + "/config.json"; }
 inline std::string RunCheckpointPath(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
-inline std::string RunLossLogPath(const std::string& run_dir) { return run_dir + "/loss.csv"; }
 inline std::string RunResultPath(const std::string& run_dir) { return run_dir + "/result.json"; }
 
 // ---- Data order ----
@@ -377,10 +377,12 @@ class Trainer {
         }
       }
       resumed_ = true;
-      if (absl::Status s = TruncateLossLog(step_, /*drop_partial=*/step_ < total_steps_); !s.ok()) return s;
+      if (absl::Status s = RunLogs(run_dir_, options_.log_every).TruncateAfter(step_, /*drop_partial=*/step_ < total_steps_);
+          !s.ok()) {
+        return s;
+      }
     } else {
-      absl::Status s = util::WriteFileAtomically(RunLossLogPath(run_dir_), "step,kimg,loss,lr,images_per_s,wall_s\n");
-      if (!s.ok()) return s;
+      if (absl::Status s = RunLogs(run_dir_, options_.log_every).Create(); !s.ok()) return s;
     }
     started_ = true;
     return util::WriteFileAtomically(cfg, config_.dump(2) + "\n");
@@ -398,12 +400,7 @@ class Trainer {
     TrainResult result;
     result.resumed = resumed_;
     result.parameters = NumParameters(*net_);
-    std::FILE* log = std::fopen(RunLossLogPath(run_dir_).c_str(), "a");
-    if (log == nullptr) return absl::UnavailableError(absl::StrCat(RunLossLogPath(run_dir_), ": cannot append"));
-    struct Closer {
-      std::FILE* f;
-      ~Closer() { std::fclose(f); }
-    } closer{log};
+    const RunLogs logs(run_dir_, options_.log_every);
 
     while (step_ < total_steps_) {
       const int64_t batch = options_.batch_size;
@@ -442,9 +439,10 @@ class Trainer {
         p.images_per_s = dt > 0 ? interval_steps * batch / dt : 0;
         p.eta_s = interval_steps > 0 ? dt / interval_steps * (total_steps_ - step_) : 0;
         p.wall_s = since(t0);
-        std::fprintf(log, "%lld,%.3f,%.6g,%.6g,%.1f,%.2f\n", static_cast<long long>(step_), nimg_ / 1000.0, p.loss,
-                     lr, p.images_per_s, p.wall_s);
-        std::fflush(log);
+        p.ema_beta = last_ema_beta_;
+        if (absl::Status s = logs.Append({step_, nimg_, p.loss, lr, p.ema_beta, p.images_per_s, p.wall_s}); !s.ok()) {
+          return s;
+        }
         last_progress_ = p;
         if (callbacks.progress) callbacks.progress(p);
         interval_start = Clock::now();
@@ -505,8 +503,10 @@ class Trainer {
     optimizer_->step();
     if (options_.ema_beta > 0) {
       ema_->Update(net_, options_.ema_beta);
+      last_ema_beta_ = options_.ema_beta;
     } else {
-      ema_->UpdateHalfLife(net_, batch, nimg_, EmaHalfLife{options_.ema_halflife_kimg, options_.ema_rampup_ratio});
+      last_ema_beta_ =
+          ema_->UpdateHalfLife(net_, batch, nimg_, EmaHalfLife{options_.ema_halflife_kimg, options_.ema_rampup_ratio});
     }
     nimg_ += batch;
     ++step_;
@@ -550,29 +550,6 @@ class Trainer {
   const nlohmann::json& config() const { return config_; }
 
  private:
-  // Drops loss-log rows written after the checkpoint (an interrupted run).
-  // With drop_partial, also the session-end row at `step` when it is not a
-  // regular one (training goes on, and the running sum continues).
-  absl::Status TruncateLossLog(int64_t step, bool drop_partial) {
-    const std::string path = RunLossLogPath(run_dir_);
-    absl::StatusOr<std::string> text = util::ReadFileToString(path);
-    std::string kept = "step,kimg,loss,lr,images_per_s,wall_s\n";
-    if (text.ok()) {
-      bool header = true;
-      for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
-        if (header) {
-          header = false;
-          continue;
-        }
-        int64_t s = 0;
-        const size_t comma = line.find(',');
-        if (comma == absl::string_view::npos || !absl::SimpleAtoi(line.substr(0, comma), &s) || s > step) continue;
-        if (drop_partial && s == step && s % options_.log_every != 0) continue;
-        absl::StrAppend(&kept, line, "\n");
-      }
-    }
-    return util::WriteFileAtomically(path, kept);
-  }
 
   Net net_;
   Precond precond_;
@@ -590,6 +567,7 @@ class Trainer {
   at::Generator loss_gen_;
   int64_t step_ = 0, nimg_ = 0, total_steps_ = 0;
   double last_lr_ = 0;
+  double last_ema_beta_ = 0;
   double log_loss_sum_ = 0;
   int64_t log_steps_ = 0;
   bool started_ = false, resumed_ = false;

@@ -248,6 +248,35 @@ TEST(EstimateEmm, FactorStudyWritesATable) {
   EXPECT_TRUE(Exists(d + "/emm_vs_channels.png"));
 }
 
+// --dry_run prints the preset with the flags given on top (command line and
+// --flagfile alike) and the runs the search would do first, and trains nothing.
+TEST(EstimateEmm, DryRunPrintsTheResolvedConfiguration) {
+  const std::string d = Dir("dry");
+  const std::string flagfile = ::testing::TempDir() + "/study_flags.txt";
+  std::ofstream(flagfile) << "--lr=0.005\n--attn=\n";
+  const std::string json = ::testing::TempDir() + "/dry.json";
+  const int code = std::system(absl::StrCat(g_tool, " --dry_run --max_runs=3 --flagfile=", flagfile, " --out=", d,
+                                            " > ", json, " 2>/dev/null").c_str());
+  ASSERT_EQ(code, 0);
+  const nlohmann::json j = ReadJson(json);
+  ASSERT_TRUE(j.is_object()) << ReadText(json);
+  ASSERT_EQ(j["studies"].size(), 1u);
+  const nlohmann::json& c = j["studies"][0]["config"];
+  EXPECT_EQ(c["search"]["max_runs"], 3);                       // command line
+  EXPECT_DOUBLE_EQ(c["training"]["lr"].get<double>(), 0.005);  // flagfile
+  EXPECT_EQ(c["network"]["unet"]["attn_resolutions"], nlohmann::json::array());  // flagfile, empty list
+  EXPECT_EQ(c["network"]["unet"]["model_channels"], 32);       // the preset fashion_cpu
+  EXPECT_EQ(c["training"]["steps"], 1200);
+  EXPECT_EQ(j["studies"][0]["next_runs"], nlohmann::json({320}));  // the extra point first
+  EXPECT_FALSE(Exists(d)) << "a dry run writes nothing";
+  // A preset named in a flagfile works like one on the command line.
+  std::ofstream(flagfile) << "--preset=paper_cifar10\n";
+  ASSERT_EQ(std::system(absl::StrCat(g_tool, " --dry_run --flagfile=", flagfile, " --out=", d, " > ", json,
+                                     " 2>/dev/null").c_str()),
+            0);
+  EXPECT_EQ(ReadJson(json)["studies"][0]["config"]["network"]["precond"], "vp");
+}
+
 TEST(EstimateEmm, BadInputFailsWithAClearMessage) {
   const std::string d = Dir("bad");
   Result r = RunTool(absl::StrCat(kTiny, " --weights=best --out=", d));

@@ -12,8 +12,12 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
 namespace {
@@ -48,6 +52,24 @@ const char kTiny[] =
     "--data=fashion-mnist:t10k --n=10 --subset=balanced --pad=2 --resolution=8 --channels=8 --channel_mult=1,2 "
     "--blocks=1 --attn= --dropout=0 --batch=4 --lr=1e-3 --ema_beta=0.9 --log_every=1 ";
 
+// --dry_run: the resolved configuration as JSON on stdout, nothing written.
+TEST(TrainSampleTest, DryRunPrintsTheResolvedConfiguration) {
+  const std::string run = ::testing::TempDir() + "/dry";
+  const std::string json = ::testing::TempDir() + "/dry.json";
+  Result r = RunTool(g_train, absl::StrCat(kTiny, "--steps=7 --lr=0.003 --dry_run --out=", run, " >", json));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(run));
+  const nlohmann::json j = nlohmann::json::parse(ReadAll(json), nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_object()) << ReadAll(json);
+  EXPECT_EQ(j["total_steps"], 7);
+  EXPECT_DOUBLE_EQ(j["training"]["lr"].get<double>(), 0.003);
+  EXPECT_DOUBLE_EQ(j["training"]["adam_beta2"].get<double>(), 0.999);  // a default no flag names
+  EXPECT_EQ(j["network"]["unet"]["img_resolution"], 8);
+  EXPECT_EQ(j["data"]["n"], 10);
+  EXPECT_EQ(j["dataset"]["size"], 10);
+  EXPECT_GT(j["parameters"].get<int64_t>(), 0);
+}
+
 TEST(TrainSampleTest, TrainResumeAndSample) {
   const std::string run = ::testing::TempDir() + "/run";
   fs::remove_all(run);
@@ -74,6 +96,17 @@ TEST(TrainSampleTest, TrainResumeAndSample) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("resuming at step 3"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("step 5/5"), std::string::npos) << r.err;
+  // stats.jsonl: one record per logged step (--log_every=1), across the resume.
+  const std::vector<std::string> stats = absl::StrSplit(ReadAll(run + "/stats.jsonl"), '\n', absl::SkipEmpty());
+  ASSERT_EQ(stats.size(), 5u);
+  for (size_t i = 0; i < stats.size(); ++i) {
+    const nlohmann::json rec = nlohmann::json::parse(stats[i]);
+    EXPECT_EQ(rec["step"], static_cast<int64_t>(i + 1));
+    EXPECT_EQ(rec["nimg"], static_cast<int64_t>(4 * (i + 1)));
+    EXPECT_DOUBLE_EQ(rec["ema_beta"].get<double>(), 0.9);
+    EXPECT_DOUBLE_EQ(rec["lr"].get<double>(), 1e-3);
+    for (const char* k : {"kimg", "loss", "images_per_s", "wall_s", "time"}) EXPECT_TRUE(rec.contains(k)) << k;
+  }
 
   const std::string samples = run + "/samples";
   r = RunTool(g_sample, absl::StrCat("--checkpoint=", run, " --seeds=0-2,7 --steps=3 --batch=3 --out=", samples));

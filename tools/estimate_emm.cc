@@ -9,6 +9,7 @@
 //   bazel run //tools:estimate_emm -- --out=/tmp/s --vary=resolution=8,16
 //   bazel run //tools:estimate_emm -- --out=/tmp/s --plan=/tmp/s/plan.txt   # cluster: next wave of runs
 //   bazel run //tools:estimate_emm -- --out=/tmp/s --collect                # report from finished runs
+//   bazel run //tools:estimate_emm -- --out=/tmp/s --preset=paper_cifar10 --dry_run   # resolved config, no training
 //
 // The study itself is //study (study/study_runner.h); this file turns flags
 // into a configuration (tools/study_flags.h) and picks the mode.
@@ -19,11 +20,14 @@
 #include <system_error>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "study/emm_report.h"
+#include "study/emm_search.h"
 #include "study/factor_table.h"
 #include "study/factors.h"
 #include "study/run_layout.h"
@@ -45,6 +49,9 @@ ABSL_FLAG(std::string, plan, "",
           "and exit; run them, then --plan again until it writes nothing, then --collect");
 ABSL_FLAG(bool, collect, false, "build the report from the finished run directories and exit");
 ABSL_FLAG(int64_t, run_n, 0, "(used by --plan's commands) train and measure the run at this N of the study in --out");
+ABSL_FLAG(bool, dry_run, false,
+          "print the resolved configuration (preset + flags) of each study and the runs it would do next as "
+          "JSON, and exit without training");
 
 namespace {
 
@@ -102,6 +109,26 @@ absl::Status WritePlan(const std::string& plan, const std::vector<study::FactorS
   return absl::OkStatus();
 }
 
+// The resolved configuration of each study and its next runs, as one JSON document.
+absl::Status PrintDryRun(const std::vector<study::FactorStudy>& studies, const std::string& factor) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const study::FactorStudy& s : studies) {
+    absl::StatusOr<std::vector<study::EmmRunRecord>> done = study::ReadFinishedEmmRuns(s.dir);
+    if (!done.ok()) return done.status();
+    std::vector<study::EmmMeasurement> ms;
+    std::vector<int64_t> finished;
+    for (const study::EmmRunRecord& r : *done) ms.push_back(r.measurement()), finished.push_back(r.n);
+    nlohmann::json j = {{"dir", s.dir},
+                        {"config", study::EmmStudyConfigToJson(s.config)},
+                        {"finished_runs", finished},
+                        {"next_runs", study::NextEmmRuns(s.config.search, ms)}};
+    if (!factor.empty()) j["factor"] = {{"name", factor}, {"value", s.value}};
+    out.push_back(j);
+  }
+  std::printf("%s\n", nlohmann::json({{"studies", out}}).dump(2).c_str());
+  return absl::OkStatus();
+}
+
 absl::Status Run(const std::vector<char*>&) {
   std::string out = absl::GetFlag(FLAGS_out);
   if (absl::Status s = CheckFlag(!out.empty(), "out", "a study directory is required"); !s.ok()) return s;
@@ -121,8 +148,12 @@ absl::Status Run(const std::vector<char*>&) {
       !s.ok()) {
     return s;
   }
-  const int modes = !absl::GetFlag(FLAGS_plan).empty() + absl::GetFlag(FLAGS_collect) + (absl::GetFlag(FLAGS_run_n) != 0);
-  if (absl::Status s = CheckFlag(modes <= 1, "plan", "--plan, --collect and --run_n exclude each other"); !s.ok()) return s;
+  const int modes = !absl::GetFlag(FLAGS_plan).empty() + absl::GetFlag(FLAGS_collect) + (absl::GetFlag(FLAGS_run_n) != 0) +
+                    absl::GetFlag(FLAGS_dry_run);
+  if (absl::Status s = CheckFlag(modes <= 1, "plan", "--plan, --collect, --run_n and --dry_run exclude each other");
+      !s.ok()) {
+    return s;
+  }
 
   // A run of a planned study: everything comes from OUT/study.json.
   if (const int64_t n = absl::GetFlag(FLAGS_run_n); n != 0) {
@@ -145,6 +176,7 @@ absl::Status Run(const std::vector<char*>&) {
     studies = study::PlanFactorStudies(out, *base, absl::GetFlag(FLAGS_vary), &factor);
   }
   if (!studies.ok()) return studies.status();
+  if (absl::GetFlag(FLAGS_dry_run)) return PrintDryRun(*studies, factor);
   if (const std::string plan = absl::GetFlag(FLAGS_plan); !plan.empty()) return WritePlan(plan, *studies);
 
   std::vector<study::EmmFactorRow> rows;

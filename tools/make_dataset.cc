@@ -8,6 +8,8 @@
 //       --labels=random --label_classes=10 --out=/tmp/c500_random10.zip
 
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,11 @@ absl::Status Run(const std::vector<char*>& args) {
   diffmem::tools::OverlayDataFlags(spec, factors);
   absl::StatusOr<diffmem::data::Dataset> ds = diffmem::data::LoadDataset(spec, factors);
   if (!ds.ok()) return ds.status();
+  if (const std::filesystem::path parent = std::filesystem::path(out).parent_path(); !parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) return absl::UnavailableError(absl::StrCat(parent.string(), ": cannot create directory: ", ec.message()));
+  }
   if (absl::Status s = diffmem::data::WriteEdmZip(out, *ds); !s.ok()) return s;
   std::fprintf(stderr, "make_dataset: wrote %lld images %lldx%lldx%lld%s to %s\n  from %s\n",
                static_cast<long long>(ds->size()), static_cast<long long>(ds->channels()),

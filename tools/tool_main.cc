@@ -3,7 +3,12 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <thread>
 
@@ -31,6 +36,16 @@ absl::Status CheckFlag(bool ok, const std::string& flag, const std::string& prob
 
 int ToolMain(int argc, char** argv, const std::string& usage,
              const std::function<absl::Status(const std::vector<char*>&)>& body) {
+  const char* name = argc > 0 ? argv[0] : "diffmem";
+  // `bazel run` starts a tool inside its runfiles tree and says where the user
+  // typed the command: relative paths (flags and --flagfile) mean that directory.
+  if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY"); cwd != nullptr && *cwd != '\0') {
+    if (::chdir(cwd) != 0) {
+      std::fprintf(stderr, "%s: BUILD_WORKING_DIRECTORY=%s: cannot change into it: %s\n", name, cwd,
+                   std::strerror(errno));
+      return 1;
+    }
+  }
   absl::SetProgramUsageMessage(usage);
   // --help lists every diffmem tool flag (shared data/network/training flags
   // and --threads included), not only those defined in the tool's own file.
@@ -39,7 +54,6 @@ int ToolMain(int argc, char** argv, const std::string& usage,
   config.contains_helpshort_flags = config.contains_help_flags;
   absl::SetFlagsUsageConfig(config);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  const char* name = argc > 0 ? argv[0] : "diffmem";
   if (absl::GetFlag(FLAGS_threads) < 0) {
     std::fprintf(stderr, "%s: --threads: must be >= 0, got %d\n", name, absl::GetFlag(FLAGS_threads));
     return 2;

@@ -1,9 +1,11 @@
 // The shared entry point of diffmem's command-line tools.
 //
-// Parses absl flags (with --help), sets the thread count once (--threads,
-// default: all cores), runs the tool body, and turns every failure — an
-// absl::Status or an exception thrown by LibTorch — into one clear line on
-// stderr and a non-zero exit.
+// Under `bazel run` (BUILD_WORKING_DIRECTORY set) changes into the directory
+// the command was typed in, so relative paths mean what the user meant; parses
+// absl flags (with --help, --flagfile), sets the thread count once
+// (--threads, default: all cores), runs the tool body, and turns every
+// failure — an absl::Status or an exception thrown by LibTorch — into one
+// clear line on stderr and a non-zero exit.
 //
 // Example:
 //   absl::Status Run(const std::vector<char*>& args) { ...; return absl::OkStatus(); }

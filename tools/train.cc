@@ -25,6 +25,9 @@
 
 ABSL_FLAG(std::string, out, "", "run directory (required; must not hold a run unless --resume)");
 ABSL_FLAG(bool, resume, false, "continue the run in --out from its checkpoint (bit for bit)");
+ABSL_FLAG(bool, dry_run, false,
+          "print the resolved configuration (defaults + flags: network, training, data, parameter count, "
+          "steps) as JSON and exit without training or writing anything");
 
 namespace {
 
@@ -51,6 +54,20 @@ absl::Status Run(const std::vector<char*>& args) {
   absl::StatusOr<diffmem::data::Dataset> ds = diffmem::data::LoadDataset(spec, factors);
   if (!ds.ok()) return ds.status();
   if (absl::Status s = diffmem::tools::FitNetworkToData(network, *ds); !s.ok()) return s;
+
+  if (absl::GetFlag(FLAGS_dry_run)) {
+    absl::StatusOr<int64_t> parameters = dd::CountNetworkParameters(network);
+    if (!parameters.ok()) return parameters.status();
+    const nlohmann::json j = {{"out", out},
+                              {"network", dd::NetworkConfigToJson(network)},
+                              {"training", dd::TrainOptionsToJson(training)},
+                              {"data", diffmem::data::DataSourceToJson(spec, factors)},
+                              {"dataset", dd::DatasetSummaryJson(*ds)},
+                              {"parameters", *parameters},
+                              {"total_steps", dd::TotalSteps(training, ds->size())}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return absl::OkStatus();
+  }
 
   dd::TrainCallbacks callbacks;
   callbacks.progress = [](const dd::TrainProgress& p) {
