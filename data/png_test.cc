@@ -87,6 +87,7 @@ TEST(ImageGridTest, TilesInRowMajorOrder) {
   opt.columns = 3;
   opt.padding = 1;
   opt.pad_value = 255;
+  opt.min_tile = 0;
   torch::Tensor grid = MakeImageGrid(batch, opt);
   ASSERT_EQ(grid.sizes(), (std::vector<int64_t>{1, 2 * 3 + 1, 3 * 4 + 1}));
   EXPECT_EQ(grid[0][1][1].item<uint8_t>(), 10);   // tile 0 at (1,1)
@@ -100,6 +101,29 @@ TEST(ImageGridTest, TilesInRowMajorOrder) {
   absl::StatusOr<torch::Tensor> back = ReadPng(path);
   ASSERT_TRUE(back.ok());
   EXPECT_TRUE(torch::equal(*back, grid));
+}
+
+// Small tiles are upscaled by an integer factor, nearest neighbour, so a
+// person can see them: 8×8 → 64×64, 28×28 → 84×84, 64×64 as it is.
+TEST(ImageGridTest, SmallTilesAreUpscaledNearest) {
+  EXPECT_EQ(GridScale(8, 8, 64), 8);
+  EXPECT_EQ(GridScale(28, 28, 64), 3);
+  EXPECT_EQ(GridScale(64, 64, 64), 1);
+  EXPECT_EQ(GridScale(16, 33, 64), 4);  // the shorter side counts
+  EXPECT_EQ(GridScale(8, 8, 0), 1);
+  torch::Tensor batch = torch::arange(2 * 4, torch::kUInt8).reshape({2, 1, 2, 2});
+  GridOptions opt;
+  opt.columns = 2;
+  opt.padding = 0;
+  opt.min_tile = 6;  // 2×2 tiles → 6×6
+  torch::Tensor grid = MakeImageGrid(batch, opt);
+  ASSERT_EQ(grid.sizes(), (std::vector<int64_t>{1, 6, 12}));
+  for (int64_t y = 0; y < 6; ++y) {
+    for (int64_t x = 0; x < 12; ++x) {
+      const int64_t tile = x / 6, src_y = y / 3, src_x = (x % 6) / 3;
+      EXPECT_EQ(grid[0][y][x].item<uint8_t>(), batch[tile][0][src_y][src_x].item<uint8_t>()) << y << "," << x;
+    }
+  }
 }
 
 }  // namespace

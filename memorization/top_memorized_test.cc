@@ -1,5 +1,6 @@
 #include "memorization/top_memorized.h"
 
+#include "data/png.h"
 #include "gtest/gtest.h"
 
 namespace diffmem::memorization {
@@ -24,6 +25,13 @@ TEST(TopMemorizedTest, PairsMostMemorizedSamplesWithTheirNearestImage) {
   EXPECT_EQ(pairs[1][0][1][0].item<uint8_t>(), 11);   // then sample 2, beside image 0
   EXPECT_EQ(pairs[1][0][1][3].item<uint8_t>(), 0);
   EXPECT_FALSE(WriteTopMemorized(::testing::TempDir() + "/none.png", MemorizationReport{}, samples, train, 4).ok());
+  // The picture: 2×5 pairs upscaled ×32 (to 64 px high), two columns, captioned.
+  const std::string path = ::testing::TempDir() + "/top.png";
+  ASSERT_TRUE(WriteTopMemorized(path, r, samples, train, 2).ok());
+  absl::StatusOr<torch::Tensor> png = data::ReadPng(path);
+  ASSERT_TRUE(png.ok()) << png.status();
+  EXPECT_EQ(png->size(1), 8 + 64 + 21 + 8);
+  EXPECT_EQ(png->size(2), 8 + 2 * (5 * 32 + 8));
 }
 
 }  // namespace
