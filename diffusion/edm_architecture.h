@@ -18,10 +18,15 @@
 // Refused with the tensor named: EDM's 'skip' encoder/decoder, ADM
 // (DhariwalUNet), uneven block counts, widths not a multiple of C.
 //
+// The other way, EdmConstructor(config) is the Python expression that builds
+// EDM's preconditioner and SongUNet for a diffmem network (in an EDM checkout,
+// after `from training import networks`), e.g. for loading an export.
+//
 // Example:
 //   absl::StatusOr<StateDict> sd = ReadStateDictFile("ema.pt");
 //   absl::StatusOr<NetworkConfig> c = InferEdmNetwork(*sd, "ema.pt", "vp");
 //   // c->spec == "ddpmpp", c->unet.channel_mult() == {2, 2, 2}, …
+//   std::string py = EdmConstructor(*c);   // "networks.VPPrecond(img_resolution=32, …)"
 
 #ifndef DIFFMEM_DIFFUSION_EDM_ARCHITECTURE_H_
 #define DIFFMEM_DIFFUSION_EDM_ARCHITECTURE_H_
@@ -35,6 +40,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "diffusion/edm_state_dict.h"
 #include "diffusion/network.h"
 #include "diffusion/state_dict_file.h"
@@ -149,6 +155,28 @@ inline absl::StatusOr<NetworkConfig> InferEdmNetwork(const StateDict& sd, const 
                                                    s.message()));
   }
   return c;
+}
+
+// Python: networks.<Precond>(…, model_type='SongUNet', …) for `c`.
+inline absl::StatusOr<std::string> EdmConstructor(const NetworkConfig& c) {
+  if (absl::Status s = ValidateNetworkConfig(c); !s.ok()) return s;
+  const UNetOptions& o = c.unet;
+  auto list = [](const auto& v) { return absl::StrCat("[", absl::StrJoin(v, ", "), "]"); };
+  const bool ncsnpp = c.spec == NcsnppSpec::kName;
+  const NoiseEmbedding spec_embedding = ncsnpp ? NcsnppSpec::kEmbedding : DdpmppSpec::kEmbedding;
+  const NoiseEmbedding embedding = o.embedding() == NoiseEmbedding::kSpecDefault ? spec_embedding : o.embedding();
+  const char* precond = c.precond == "vp" ? "VPPrecond" : c.precond == "ve" ? "VEPrecond"
+                        : c.precond == "iddpm" ? "iDDPMPrecond" : "EDMPrecond";
+  return absl::StrCat(
+      "networks.", precond, "(img_resolution=", o.img_resolution(), ", img_channels=", o.in_channels(),
+      ", label_dim=", o.label_dim(), ", model_type='SongUNet', model_channels=", o.model_channels(),
+      ", channel_mult=", list(o.channel_mult()), ", channel_mult_emb=", o.channel_mult_emb(),
+      ", num_blocks=", o.num_blocks(), ", attn_resolutions=", list(o.attn_resolutions()),
+      ", dropout=", o.dropout(), ", embedding_type='",
+      embedding == NoiseEmbedding::kFourier ? "fourier" : "positional", "', channel_mult_noise=",
+      ncsnpp ? NcsnppSpec::kChannelMultNoise : DdpmppSpec::kChannelMultNoise, ", encoder_type='",
+      ncsnpp ? "residual" : "standard", "', resample_filter=",
+      list(ncsnpp ? NcsnppSpec::ResampleFilter() : DdpmppSpec::ResampleFilter()), ")");
 }
 
 }  // namespace diffusion

@@ -25,8 +25,8 @@ TEST(EdmArchitectureTest, ReadsTheFixtures) {
   EXPECT_EQ(c->precond, "vp");
   const UNetOptions& o = c->unet;
   EXPECT_EQ(o.img_resolution(), 8);
-  EXPECT_EQ(o.in_channels(), 2);
-  EXPECT_EQ(o.out_channels(), 2);
+  EXPECT_EQ(o.in_channels(), 3);
+  EXPECT_EQ(o.out_channels(), 3);
   EXPECT_EQ(o.model_channels(), 8);
   EXPECT_EQ(o.channel_mult(), std::vector<int64_t>({1, 2}));
   EXPECT_EQ(o.channel_mult_emb(), 4);
@@ -82,6 +82,27 @@ TEST(EdmArchitectureTest, ReadsBackExports) {
   EXPECT_FALSE(InferEdmNetwork(*ToEdmStateDict<IddpmPreconditioner>(net), "i.pt", "vp").ok());
 }
 
+// The Python that builds the fixtures' networks in EDM (make_edm_fixture.py
+// passes the same values; defaults spelled out).
+TEST(EdmArchitectureTest, ConstructorInEdmsTerms) {
+  absl::StatusOr<NetworkConfig> c = InferEdmNetwork(ReadFixture("ddpmpp_vp.pt"), "ddpmpp_vp.pt", "vp");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*EdmConstructor(*c),
+            "networks.VPPrecond(img_resolution=8, img_channels=3, label_dim=3, model_type='SongUNet', "
+            "model_channels=8, channel_mult=[1, 2], channel_mult_emb=4, num_blocks=1, attn_resolutions=[4], "
+            "dropout=0, embedding_type='positional', channel_mult_noise=1, encoder_type='standard', "
+            "resample_filter=[1, 1])");
+  c = InferEdmNetwork(ReadFixture("ncsnpp_edm.pt"), "ncsnpp_edm.pt", "edm");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*EdmConstructor(*c),
+            "networks.EDMPrecond(img_resolution=8, img_channels=2, label_dim=0, model_type='SongUNet', "
+            "model_channels=4, channel_mult=[1, 2, 2], channel_mult_emb=4, num_blocks=1, attn_resolutions=[4], "
+            "dropout=0, embedding_type='fourier', channel_mult_noise=2, encoder_type='residual', "
+            "resample_filter=[1, 3, 3, 1])");
+  c->precond = "nope";
+  EXPECT_FALSE(EdmConstructor(*c).ok());
+}
+
 TEST(EdmArchitectureTest, RefusesWhatDiffmemDoesNotHave) {
   auto error = [](const StateDict& sd, const std::string& precond = "vp") {
     absl::StatusOr<NetworkConfig> c = InferEdmNetwork(sd, "f.pt", precond);
@@ -95,7 +116,7 @@ TEST(EdmArchitectureTest, RefusesWhatDiffmemDoesNotHave) {
 
   const StateDict edm = ReadFixture("ddpmpp_vp.pt");
   StateDict adm = edm;
-  adm.emplace_back("model.out_conv.weight", torch::ones({2, 8, 3, 3}));
+  adm.emplace_back("model.out_conv.weight", torch::ones({3, 8, 3, 3}));
   EXPECT_NE(error(adm).find("DhariwalUNet"), std::string::npos);
 
   StateDict uneven = edm;  // a second block at 4×4 only
@@ -113,7 +134,7 @@ TEST(EdmArchitectureTest, RefusesWhatDiffmemDoesNotHave) {
   msg = error(StateDict{{"model.map_layer0.weight", torch::ones({4, 4})}});
   EXPECT_NE(msg.find("no first convolution"), std::string::npos) << msg;
   msg = error(edm, "iddpm");
-  EXPECT_NE(msg.find("'model.dec.8x8_aux_conv.weight': 2 outputs; iDDPM's network has 2·2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'model.dec.8x8_aux_conv.weight': 3 outputs; iDDPM's network has 2·3"), std::string::npos) << msg;
   msg = error(edm, "no_such_precond");
   EXPECT_NE(msg.find("unknown preconditioner 'no_such_precond'"), std::string::npos) << msg;
 }

@@ -78,7 +78,7 @@ TEST_F(EdmSamplerReference, ImagesAreEdms) {
   for (const char* name : {"deterministic", "churn"}) {
     const bool stochastic = std::string(name) == "churn";
     EdmSampler<HeunSolver, EdmRhoSteps> sampler(stochastic ? churn : SamplerOptions());
-    EdmSeedSample s = SampleWithEdmSeeds(sampler, denoiser, seeds_, {2, 8, 8}, /*label_dim=*/3);
+    EdmSeedSample s = SampleWithEdmSeeds(sampler, denoiser, seeds_, {3, 8, 8}, /*label_dim=*/3);
     EXPECT_TRUE(torch::equal(s.labels, *FindTensor(ref_, std::string(name) + "_labels"))) << name;
     const torch::Tensor want = *FindTensor(ref_, name);
     const double err = RelativeError(s.images, want);
@@ -87,7 +87,7 @@ TEST_F(EdmSamplerReference, ImagesAreEdms) {
 
     // diffmem's own convention, given EDM's labels: the same images without
     // churn (same latents), other images with churn on some steps only.
-    const double own = RelativeError(sampler.SampleFromSeeds(denoiser, seeds_, {2, 8, 8}, s.labels), want);
+    const double own = RelativeError(sampler.SampleFromSeeds(denoiser, seeds_, {3, 8, 8}, s.labels), want);
     if (stochastic) {
       EXPECT_GT(own, 1e-2);
     } else {
@@ -96,7 +96,7 @@ TEST_F(EdmSamplerReference, ImagesAreEdms) {
   }
   // A fixed class (EDM's --class) replaces the drawn one.
   EdmSampler<HeunSolver, EdmRhoSteps> sampler(churn);
-  EdmSeedSample fixed = SampleWithEdmSeeds(sampler, denoiser, seeds_, {2, 8, 8}, 3, /*class_label=*/2);
+  EdmSeedSample fixed = SampleWithEdmSeeds(sampler, denoiser, seeds_, {3, 8, 8}, 3, /*class_label=*/2);
   EXPECT_TRUE(torch::equal(fixed.labels, torch::full({4}, 2, torch::kInt64)));
 }
 

@@ -8,6 +8,9 @@
 // The network is rebuilt from the configuration stored in the checkpoint.
 // Class-conditional networks get label seed mod label_dim unless --class is
 // given. Image i depends only on seed i (diffusion/seeded_noise.h).
+// --noise=edm draws as EDM's generate.py does on the CPU (a random class per
+// seed from the seed's generator, noise at every step; diffusion/edm_seeds.h),
+// so a network imported with //tools:import_edm gives EDM's image for seed k.
 
 #include <cstdio>
 #include <filesystem>
@@ -27,6 +30,7 @@
 #include "diffusion/checkpoint.h"
 #include "diffusion/denoiser.h"
 #include "diffusion/edm_sampler.h"
+#include "diffusion/edm_seeds.h"
 #include "diffusion/network.h"
 #include "diffusion/train.h"
 #include "diffusion/train_options.h"
@@ -42,6 +46,9 @@ ABSL_FLAG(int64_t, class_label, -1, "class label for conditional networks (-1: s
 ABSL_FLAG(std::string, out, "", "output directory for the PNGs and grid.png (required)");
 ABSL_FLAG(int64_t, grid_columns, 0, "grid columns (0: square)");
 ABSL_FLAG(std::string, device, "auto", "auto (CUDA if available), cpu or cuda");
+ABSL_FLAG(std::string, noise, "diffmem",
+          "per-seed draws: diffmem, or edm (EDM generate.py's on the CPU: latents, a random class per seed, "
+          "noise at every step)");
 
 namespace {
 
@@ -82,6 +89,12 @@ absl::Status Run(const std::vector<char*>& args) {
   const std::string weights_flag = absl::GetFlag(FLAGS_weights);
   if (auto s = CheckFlag(weights_flag == "ema" || weights_flag == "raw", "weights",
                          absl::StrCat("'", weights_flag, "': expected ema or raw"));
+      !s.ok()) {
+    return s;
+  }
+  const std::string noise = absl::GetFlag(FLAGS_noise);
+  if (auto s = CheckFlag(noise == "diffmem" || noise == "edm", "noise",
+                         absl::StrCat("'", noise, "': expected diffmem or edm"));
       !s.ok()) {
     return s;
   }
@@ -139,16 +152,21 @@ absl::Status Run(const std::vector<char*>& args) {
     for (int64_t done = 0; done < total; done += batch) {
       const int64_t len = std::min(batch, total - done);
       std::vector<uint64_t> chunk(seeds->begin() + done, seeds->begin() + done + len);
-      torch::Tensor labels;
-      if (o.label_dim() > 0) {
-        labels = torch::empty({len}, torch::kInt64);
-        for (int64_t i = 0; i < len; ++i) {
-          labels[i] = class_label >= 0 ? class_label : static_cast<int64_t>(chunk[i] % o.label_dim());
+      const std::vector<int64_t> shape = {o.in_channels(), o.img_resolution(), o.img_resolution()};
+      torch::Tensor x;
+      if (noise == "edm") {
+        x = dd::SampleWithEdmSeeds(sampler, denoiser, chunk, shape, o.label_dim(), class_label, *device).images;
+      } else {
+        torch::Tensor labels;
+        if (o.label_dim() > 0) {
+          labels = torch::empty({len}, torch::kInt64);
+          for (int64_t i = 0; i < len; ++i) {
+            labels[i] = class_label >= 0 ? class_label : static_cast<int64_t>(chunk[i] % o.label_dim());
+          }
+          labels = labels.to(*device);
         }
-        labels = labels.to(*device);
+        x = sampler.SampleFromSeeds(denoiser, chunk, shape, labels, *device);
       }
-      torch::Tensor x = sampler.SampleFromSeeds(denoiser, chunk, {o.in_channels(), o.img_resolution(), o.img_resolution()},
-                                                labels, *device);
       torch::Tensor pixels = diffmem::data::FloatToPixels(x.cpu());
       for (int64_t i = 0; i < len; ++i) {
         const std::string file = absl::StrCat(out, "/", absl::StrFormat("%06d", chunk[i]), ".png");
@@ -172,6 +190,7 @@ absl::Status Run(const std::vector<char*>& args) {
 int main(int argc, char** argv) {
   return diffmem::tools::ToolMain(argc, argv,
                                   "Generates images from a diffmem checkpoint with the EDM Heun sampler.\n"
-                                  "  sample --checkpoint=RUN_DIR --seeds=0-63 --out=DIR [--weights=ema|raw] [--steps=18]",
+                                  "  sample --checkpoint=RUN_DIR --seeds=0-63 --out=DIR [--weights=ema|raw] [--steps=18]\n"
+                                  "         [--noise=diffmem|edm]",
                                   Run);
 }
