@@ -12,6 +12,10 @@
 // latents but takes labels from the caller and draws step noise only on
 // churning steps, so the two agree on unconditional deterministic sampling
 // and part ways on labels and on churn restricted to some steps.
+// With EdmRhoSteps the noise levels also follow EDM's edm_sampler, which
+// narrows [σ_min, σ_max] to the network's range before discretizing, where
+// EdmSampler discretizes and then clamps each level (they differ for VE and
+// iDDPM networks, whose σ_min exceeds 0.002).
 // EDM's generate.py draws on the device it samples on (CUDA by default),
 // whose generator is another algorithm (Philox): those images are not these.
 //
@@ -27,11 +31,14 @@
 #include <torch/types.h>
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "diffusion/edm_sampler.h"
 #include "diffusion/seeded_noise.h"
+#include "diffusion/step_schedules.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -49,6 +56,16 @@ EdmSeedSample SampleWithEdmSeeds(const EdmSampler<Solver, Steps>& sampler, D& de
                                  const std::vector<uint64_t>& seeds, torch::IntArrayRef sample_shape,
                                  int64_t label_dim = 0, int64_t class_label = -1,
                                  torch::Device device = torch::kCPU, const StepCallback& callback = StepCallback()) {
+  if constexpr (std::is_same<Steps, EdmRhoSteps>::value &&
+                internal_edm_sampler::HasSigmaRange<D>::value) {
+    EdmRhoSteps::Options range = sampler.step_options();
+    range.sigma_min = std::max(range.sigma_min, static_cast<double>(denoiser.sigma_min()));
+    range.sigma_max = std::min(range.sigma_max, static_cast<double>(denoiser.sigma_max()));
+    if (range.sigma_min != sampler.step_options().sigma_min || range.sigma_max != sampler.step_options().sigma_max) {
+      return SampleWithEdmSeeds(EdmSampler<Solver, Steps>(sampler.options(), range), denoiser, seeds, sample_shape,
+                                label_dim, class_label, device, callback);
+    }
+  }
   torch::NoGradGuard no_grad;
   PerSeedNoise noise(seeds);
   EdmSeedSample out;

@@ -94,6 +94,19 @@ TEST_F(EdmSamplerReference, ImagesAreEdms) {
       EXPECT_LT(own, 1e-5);
     }
   }
+  // The same weights under VE preconditioning: EDM discretizes σ in [0.02, 80],
+  // where diffmem's own sampler clamps the levels of [0.002, 80] to σ >= 0.02.
+  {
+    Denoiser<VePreconditioner, UNet<DdpmppSpec>> ve(net_);
+    EdmSampler<HeunSolver, EdmRhoSteps> plain;
+    EdmSeedSample s = SampleWithEdmSeeds(plain, ve, seeds_, {3, 8, 8}, /*label_dim=*/3);
+    const torch::Tensor want = *FindTensor(ref_, "ve");
+    const double err = RelativeError(s.images, want);
+    std::printf("ve: max |diff| / max |EDM| = %.3g\n", err);
+    EXPECT_LT(err, 1e-5);
+    // (The level sets differ most at small σ, where images change least: ~3e-5 here, float error ~5e-8.)
+    EXPECT_GT(RelativeError(plain.SampleFromSeeds(ve, seeds_, {3, 8, 8}, s.labels), want), 1e-6);
+  }
   // A fixed class (EDM's --class) replaces the drawn one.
   EdmSampler<HeunSolver, EdmRhoSteps> sampler(churn);
   EdmSeedSample fixed = SampleWithEdmSeeds(sampler, denoiser, seeds_, {3, 8, 8}, 3, /*class_label=*/2);
