@@ -120,7 +120,8 @@ inline absl::StatusOr<NetworkConfig> InferEdmNetwork(const StateDict& sd, const 
   NetworkConfig c;
   c.precond = precond;
   c.spec = residual || (mult.size() == 1 && noise_channels == 2 * width) ? NcsnppSpec::kName : DdpmppSpec::kName;
-  const int64_t noise_mult = c.spec == NcsnppSpec::kName ? NcsnppSpec::kChannelMultNoise : DdpmppSpec::kChannelMultNoise;
+  const int64_t noise_mult =
+      c.spec == NcsnppSpec::kName ? NcsnppSpec::kChannelMultNoise : DdpmppSpec::kChannelMultNoise;
   if (noise_channels != noise_mult * width) {
     return bad("map_layer0.weight",
                absl::StrCat("a noise embedding of ", noise_channels, " channels; diffmem's ", c.spec, " uses ",
@@ -151,8 +152,8 @@ inline absl::StatusOr<NetworkConfig> InferEdmNetwork(const StateDict& sd, const 
   const NoiseEmbedding spec_default = c.spec == NcsnppSpec::kName ? NcsnppSpec::kEmbedding : DdpmppSpec::kEmbedding;
   if (c.unet.embedding() == spec_default) c.unet.embedding(NoiseEmbedding::kSpecDefault);
   if (absl::Status s = ValidateNetworkConfig(c); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": the architecture read off the tensors is not valid: ",
-                                                   s.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": the architecture read off the tensors is not valid: ", s.message()));
   }
   return c;
 }
@@ -165,18 +166,19 @@ inline absl::StatusOr<std::string> EdmConstructor(const NetworkConfig& c) {
   const bool ncsnpp = c.spec == NcsnppSpec::kName;
   const NoiseEmbedding spec_embedding = ncsnpp ? NcsnppSpec::kEmbedding : DdpmppSpec::kEmbedding;
   const NoiseEmbedding embedding = o.embedding() == NoiseEmbedding::kSpecDefault ? spec_embedding : o.embedding();
-  const char* precond = c.precond == "vp" ? "VPPrecond" : c.precond == "ve" ? "VEPrecond"
-                        : c.precond == "iddpm" ? "iDDPMPrecond" : "EDMPrecond";
+  const char* precond = c.precond == "vp"      ? "VPPrecond"
+                        : c.precond == "ve"    ? "VEPrecond"
+                        : c.precond == "iddpm" ? "iDDPMPrecond"
+                                               : "EDMPrecond";
   return absl::StrCat(
       "networks.", precond, "(img_resolution=", o.img_resolution(), ", img_channels=", o.in_channels(),
       ", label_dim=", o.label_dim(), ", model_type='SongUNet', model_channels=", o.model_channels(),
       ", channel_mult=", list(o.channel_mult()), ", channel_mult_emb=", o.channel_mult_emb(),
-      ", num_blocks=", o.num_blocks(), ", attn_resolutions=", list(o.attn_resolutions()),
-      ", dropout=", o.dropout(), ", embedding_type='",
-      embedding == NoiseEmbedding::kFourier ? "fourier" : "positional", "', channel_mult_noise=",
-      ncsnpp ? NcsnppSpec::kChannelMultNoise : DdpmppSpec::kChannelMultNoise, ", encoder_type='",
-      ncsnpp ? "residual" : "standard", "', resample_filter=",
-      list(ncsnpp ? NcsnppSpec::ResampleFilter() : DdpmppSpec::ResampleFilter()), ")");
+      ", num_blocks=", o.num_blocks(), ", attn_resolutions=", list(o.attn_resolutions()), ", dropout=", o.dropout(),
+      ", embedding_type='", embedding == NoiseEmbedding::kFourier ? "fourier" : "positional",
+      "', channel_mult_noise=", ncsnpp ? NcsnppSpec::kChannelMultNoise : DdpmppSpec::kChannelMultNoise,
+      ", encoder_type='", ncsnpp ? "residual" : "standard",
+      "', resample_filter=", list(ncsnpp ? NcsnppSpec::ResampleFilter() : DdpmppSpec::ResampleFilter()), ")");
 }
 
 }  // namespace diffusion

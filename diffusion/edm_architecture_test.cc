@@ -6,20 +6,17 @@
 #include "diffusion/edm_state_dict.h"
 #include "diffusion/state_dict_file.h"
 #include "gtest/gtest.h"
+#include "testing/edm_fixtures.h"
 
 namespace diffmem {
 namespace diffusion {
 namespace {
 
-StateDict ReadFixture(const std::string& name) {
-  absl::StatusOr<StateDict> sd = ReadStateDictFile("testing/fixtures/edm/" + name);
-  EXPECT_TRUE(sd.ok()) << sd.status();
-  return sd.ok() ? *sd : StateDict();
-}
+using testing_edm::ReadEdmFixture;
 
 // The fixtures' architectures as make_edm_fixture.py built them in EDM.
 TEST(EdmArchitectureTest, ReadsTheFixtures) {
-  absl::StatusOr<NetworkConfig> c = InferEdmNetwork(ReadFixture("ddpmpp_vp.pt"), "ddpmpp_vp.pt", "vp");
+  absl::StatusOr<NetworkConfig> c = InferEdmNetwork(ReadEdmFixture("ddpmpp_vp.pt"), "ddpmpp_vp.pt", "vp");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->spec, "ddpmpp");
   EXPECT_EQ(c->precond, "vp");
@@ -35,7 +32,7 @@ TEST(EdmArchitectureTest, ReadsTheFixtures) {
   EXPECT_EQ(o.label_dim(), 3);
   EXPECT_EQ(o.embedding(), NoiseEmbedding::kSpecDefault);
 
-  c = InferEdmNetwork(ReadFixture("ncsnpp_edm.pt"), "ncsnpp_edm.pt", "edm");
+  c = InferEdmNetwork(ReadEdmFixture("ncsnpp_edm.pt"), "ncsnpp_edm.pt", "edm");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->spec, "ncsnpp");
   EXPECT_EQ(c->unet.model_channels(), 4);
@@ -48,11 +45,16 @@ TEST(EdmArchitectureTest, ReadsTheFixtures) {
 // Whatever diffmem exports, it reads back as the same architecture.
 TEST(EdmArchitectureTest, ReadsBackExports) {
   const std::vector<UNetOptions> all = {
-      UNetOptions(16, 3, 3).model_channels(8).channel_mult({2, 2, 2}).num_blocks(2).attn_resolutions({8, 4})
-          .label_dim(10),
+      UNetOptions(16, 3, 3).model_channels(8).channel_mult({2, 2, 2}).num_blocks(2).attn_resolutions({8, 4}).label_dim(
+          10),
       UNetOptions(8, 1, 1).model_channels(4).channel_mult({1}).num_blocks(1).attn_resolutions({}),
-      UNetOptions(8, 1, 1).model_channels(4).channel_mult({1, 3}).num_blocks(3).attn_resolutions({})
-          .embedding(NoiseEmbedding::kFourier).channel_mult_emb(2),
+      UNetOptions(8, 1, 1)
+          .model_channels(4)
+          .channel_mult({1, 3})
+          .num_blocks(3)
+          .attn_resolutions({})
+          .embedding(NoiseEmbedding::kFourier)
+          .channel_mult_emb(2),
   };
   for (const UNetOptions& o : all) {
     for (const bool ncsnpp : {false, true}) {
@@ -85,14 +87,14 @@ TEST(EdmArchitectureTest, ReadsBackExports) {
 // The Python that builds the fixtures' networks in EDM (make_edm_fixture.py
 // passes the same values; defaults spelled out).
 TEST(EdmArchitectureTest, ConstructorInEdmsTerms) {
-  absl::StatusOr<NetworkConfig> c = InferEdmNetwork(ReadFixture("ddpmpp_vp.pt"), "ddpmpp_vp.pt", "vp");
+  absl::StatusOr<NetworkConfig> c = InferEdmNetwork(ReadEdmFixture("ddpmpp_vp.pt"), "ddpmpp_vp.pt", "vp");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(*EdmConstructor(*c),
             "networks.VPPrecond(img_resolution=8, img_channels=3, label_dim=3, model_type='SongUNet', "
             "model_channels=8, channel_mult=[1, 2], channel_mult_emb=4, num_blocks=1, attn_resolutions=[4], "
             "dropout=0, embedding_type='positional', channel_mult_noise=1, encoder_type='standard', "
             "resample_filter=[1, 1])");
-  c = InferEdmNetwork(ReadFixture("ncsnpp_edm.pt"), "ncsnpp_edm.pt", "edm");
+  c = InferEdmNetwork(ReadEdmFixture("ncsnpp_edm.pt"), "ncsnpp_edm.pt", "edm");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(*EdmConstructor(*c),
             "networks.EDMPrecond(img_resolution=8, img_channels=2, label_dim=0, model_type='SongUNet', "
@@ -110,11 +112,11 @@ TEST(EdmArchitectureTest, RefusesWhatDiffmemDoesNotHave) {
     return c.ok() ? std::string() : std::string(c.status().message());
   };
   // EDM's 'skip' encoder (a SongUNet EDM wrote, encoder_type='skip').
-  std::string msg = error(ReadFixture("skip_encoder.pt"));
+  std::string msg = error(ReadEdmFixture("skip_encoder.pt"));
   EXPECT_NE(msg.find("f.pt: 'model.enc.4x4_aux_"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'skip' encoder"), std::string::npos) << msg;
 
-  const StateDict edm = ReadFixture("ddpmpp_vp.pt");
+  const StateDict edm = ReadEdmFixture("ddpmpp_vp.pt");
   StateDict adm = edm;
   adm.emplace_back("model.out_conv.weight", torch::ones({3, 8, 3, 3}));
   EXPECT_NE(error(adm).find("DhariwalUNet"), std::string::npos);
@@ -122,8 +124,8 @@ TEST(EdmArchitectureTest, RefusesWhatDiffmemDoesNotHave) {
   StateDict uneven = edm;  // a second block at 4×4 only
   uneven.emplace_back("model.enc.4x4_block1.conv0.weight", torch::ones({16, 16, 3, 3}));
   msg = error(uneven);
-  EXPECT_NE(msg.find("'model.enc.4x4_block1.conv0.weight': 2 blocks at this resolution but 1 at 8"),
-            std::string::npos) << msg;
+  EXPECT_NE(msg.find("'model.enc.4x4_block1.conv0.weight': 2 blocks at this resolution but 1 at 8"), std::string::npos)
+      << msg;
 
   StateDict odd_width = edm;  // 12 channels at 4×4 with model_channels 8
   for (auto& [name, t] : odd_width) {

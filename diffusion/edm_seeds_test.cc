@@ -11,16 +11,13 @@
 #include "diffusion/seeded_noise.h"
 #include "diffusion/state_dict_file.h"
 #include "gtest/gtest.h"
+#include "testing/edm_fixtures.h"
 
 namespace diffmem {
 namespace diffusion {
 namespace {
 
-StateDict ReadFixture(const std::string& name) {
-  absl::StatusOr<StateDict> sd = ReadStateDictFile("testing/fixtures/edm/" + name);
-  EXPECT_TRUE(sd.ok()) << sd.status();
-  return sd.ok() ? *sd : StateDict();
-}
+using testing_edm::ReadEdmFixture;
 
 std::vector<uint64_t> Seeds(const torch::Tensor& t) {
   std::vector<uint64_t> out;
@@ -32,7 +29,7 @@ std::vector<uint64_t> Seeds(const torch::Tensor& t) {
 // (noise.pt): latents, labels, then float64 step noise, bit for bit. One seed
 // is 2^32 + 7, which EDM takes mod 2^32.
 TEST(EdmSeedsTest, PerSeedDrawsAreEdmsBitForBit) {
-  const StateDict ref = ReadFixture("noise.pt");
+  const StateDict ref = ReadEdmFixture("noise.pt");
   const std::vector<uint64_t> seeds = Seeds(*FindTensor(ref, "seeds"));
   ASSERT_EQ(seeds.back(), (uint64_t{1} << 32) + 7);
   PerSeedNoise noise(seeds);
@@ -46,13 +43,13 @@ TEST(EdmSeedsTest, PerSeedDrawsAreEdmsBitForBit) {
 class EdmSamplerReference : public ::testing::Test {
  protected:
   void SetUp() override {
-    const StateDict sd = ReadFixture("ddpmpp_vp.pt");
+    const StateDict sd = ReadEdmFixture("ddpmpp_vp.pt");
     absl::StatusOr<NetworkConfig> c = InferEdmNetwork(sd, "ddpmpp_vp.pt", "vp");
     ASSERT_TRUE(c.ok()) << c.status();
     net_ = UNet<DdpmppSpec>(c->unet);
     ASSERT_TRUE((LoadEdmStateDict<VpPreconditioner>(sd, "ddpmpp_vp.pt", net_).ok()));
     net_->eval();
-    ref_ = ReadFixture("sampler.pt");
+    ref_ = ReadEdmFixture("sampler.pt");
     seeds_ = Seeds(*FindTensor(ref_, "seeds"));
   }
   // max |a − b| / max |b|.

@@ -72,8 +72,9 @@ inline absl::StatusOr<std::string> EdmModelPrefix(const StateDict& sd, const std
   if (FindTensor(sd, "model.map_layer0.weight") != nullptr) return std::string("model.");
   if (FindTensor(sd, "map_layer0.weight") != nullptr) return std::string();
   return absl::InvalidArgumentError(absl::StrCat(
-      source, ": no 'model.map_layer0.weight' or 'map_layer0.weight': not the state dict of EDM's SongUNet or of a "
-              "preconditioner (VPPrecond, VEPrecond, EDMPrecond, iDDPMPrecond) around one"));
+      source,
+      ": no 'model.map_layer0.weight' or 'map_layer0.weight': not the state dict of EDM's SongUNet or of a "
+      "preconditioner (VPPrecond, VEPrecond, EDMPrecond, iDDPMPrecond) around one"));
 }
 
 namespace internal_edm_state_dict {
@@ -82,10 +83,10 @@ enum class Layout { kSame, kSwapColumns, kSwapRows, kOutputHalf, kBuffer };
 
 // One EDM tensor and where its values live in the diffmem net.
 struct Entry {
-  std::string edm_name;      // with prefix
-  torch::Tensor target;      // the diffmem tensor (undefined for kBuffer)
+  std::string edm_name;  // with prefix
+  torch::Tensor target;  // the diffmem tensor (undefined for kBuffer)
   Layout layout = Layout::kSame;
-  torch::Tensor constant;    // kBuffer: the value EDM stores
+  torch::Tensor constant;  // kBuffer: the value EDM stores
   std::vector<int64_t> edm_shape;
 };
 
@@ -185,7 +186,8 @@ absl::Status LoadEdmStateDict(const StateDict& sd, const std::string& source, UN
     const torch::Tensor* t = FindTensor(sd, e.edm_name);
     if (t == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": tensor '", e.edm_name, "' is missing; ", what,
-                                                     " expects it with shape ", c10::str(c10::IntArrayRef(e.edm_shape))));
+                                                     " expects it with shape ",
+                                                     c10::str(c10::IntArrayRef(e.edm_shape))));
     }
     if (t->sizes().vec() != e.edm_shape) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": tensor '", e.edm_name, "' has shape ",
@@ -193,8 +195,8 @@ absl::Status LoadEdmStateDict(const StateDict& sd, const std::string& source, UN
                                                      c10::str(c10::IntArrayRef(e.edm_shape))));
     }
     if (!t->is_floating_point()) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": tensor '", e.edm_name, "' has dtype ",
-                                                     t->scalar_type(), ", expected a floating-point type"));
+      return absl::InvalidArgumentError(absl::StrCat(source, ": tensor '", e.edm_name, "' has dtype ", t->scalar_type(),
+                                                     ", expected a floating-point type"));
     }
     torch::Tensor value = t->to(torch::kFloat32);
     if (e.layout == Layout::kBuffer) {
@@ -202,10 +204,10 @@ absl::Status LoadEdmStateDict(const StateDict& sd, const std::string& source, UN
       // recursion over 1000 levels: up to 5e-4 from diffmem's float64 table.
       const double rtol = e.edm_name == "u" ? 2e-3 : 1e-6;
       if (!torch::allclose(value, e.constant, rtol, /*atol=*/1e-6)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ": buffer '", e.edm_name, "' differs from ", what,
-            e.edm_name == "u" ? " (iDDPM noise-level table: other M, C_1 or C_2?)"
-                              : " (another resampling filter than the spec's?)"));
+        return absl::InvalidArgumentError(absl::StrCat(source, ": buffer '", e.edm_name, "' differs from ", what,
+                                                       e.edm_name == "u"
+                                                           ? " (iDDPM noise-level table: other M, C_1 or C_2?)"
+                                                           : " (another resampling filter than the spec's?)"));
       }
     } else if (!torch::isfinite(value).all().item<bool>()) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": tensor '", e.edm_name, "' holds NaN or Inf"));
@@ -219,8 +221,8 @@ absl::Status LoadEdmStateDict(const StateDict& sd, const std::string& source, UN
       if (notes) notes->push_back(absl::StrCat("skipped '", name, "' (augmentation labels: training only)"));
       continue;
     }
-    return absl::InvalidArgumentError(absl::StrCat(source, ": tensor '", name, "' (shape ", c10::str(tensor.sizes()),
-                                                   ") has no place in ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": tensor '", name, "' (shape ", c10::str(tensor.sizes()), ") has no place in ", what));
   }
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < entries.size(); ++i) {

@@ -9,12 +9,13 @@
 #include "diffusion/edm_architecture.h"
 #include "diffusion/state_dict_file.h"
 #include "gtest/gtest.h"
+#include "testing/edm_fixtures.h"
 
 namespace diffmem {
 namespace diffusion {
 namespace {
 
-std::string Fixture(const std::string& name) { return "testing/fixtures/edm/" + name; }
+using testing_edm::ReadEdmFixture;
 
 StateDict Read(const std::string& path) {
   absl::StatusOr<StateDict> sd = ReadStateDictFile(path);
@@ -24,7 +25,12 @@ StateDict Read(const std::string& path) {
 
 // The architecture of ddpmpp_vp.pt (see testing/fixtures/make_edm_fixture.py).
 UNetOptions DdpmppFixtureOptions() {
-  return UNetOptions(8, 3, 3).model_channels(8).channel_mult({1, 2}).num_blocks(1).attn_resolutions({4}).dropout(0)
+  return UNetOptions(8, 3, 3)
+      .model_channels(8)
+      .channel_mult({1, 2})
+      .num_blocks(1)
+      .attn_resolutions({4})
+      .dropout(0)
       .label_dim(3);
 }
 
@@ -49,7 +55,7 @@ TEST(EdmStateDictTest, TensorNames) {
 // VPPrecond(SongUNet) wrote for the same architecture, filters included: what
 // Python's strict load_state_dict requires.
 TEST(EdmStateDictTest, ExportHasEdmsNamesAndShapes) {
-  const StateDict edm = Read(Fixture("ddpmpp_vp.pt"));
+  const StateDict edm = ReadEdmFixture("ddpmpp_vp.pt");
   UNet<DdpmppSpec> net(DdpmppFixtureOptions());
   absl::StatusOr<StateDict> ours = ToEdmStateDict<VpPreconditioner>(net);
   ASSERT_TRUE(ours.ok()) << ours.status();
@@ -102,12 +108,12 @@ TEST(EdmStateDictTest, ExportImportIsBitIdentical) {
 // EDM's own outputs D(x; σ) for the fixture networks (reference.pt), from
 // diffmem's UNets loaded with the fixtures' weights.
 TEST(EdmStateDictTest, ImportedNetworksMatchEdmsOutputs) {
-  const StateDict ref = Read(Fixture("reference.pt"));
+  const StateDict ref = ReadEdmFixture("reference.pt");
   const torch::Tensor x3 = *FindTensor(ref, "x3"), x2 = *FindTensor(ref, "x2");
   const torch::Tensor sigma = *FindTensor(ref, "sigma"), labels = *FindTensor(ref, "labels");
 
   UNet<DdpmppSpec> ddpmpp(DdpmppFixtureOptions());
-  ASSERT_TRUE((LoadEdmStateDict<VpPreconditioner>(Read(Fixture("ddpmpp_vp.pt")), "ddpmpp_vp.pt", ddpmpp).ok()));
+  ASSERT_TRUE((LoadEdmStateDict<VpPreconditioner>(ReadEdmFixture("ddpmpp_vp.pt"), "ddpmpp_vp.pt", ddpmpp).ok()));
   ddpmpp->eval();
   Denoiser<VpPreconditioner, UNet<DdpmppSpec>> vp(ddpmpp);
   torch::NoGradGuard no_grad;
@@ -120,10 +126,10 @@ TEST(EdmStateDictTest, ImportedNetworksMatchEdmsOutputs) {
   expect_close(vp(x3, sigma, labels), *FindTensor(ref, "ddpmpp_vp"), "ddpmpp_vp");
   expect_close(vp(x3, sigma, torch::Tensor()), *FindTensor(ref, "ddpmpp_vp_unlabelled"), "ddpmpp_vp_unlabelled");
 
-  absl::StatusOr<NetworkConfig> nc = InferEdmNetwork(Read(Fixture("ncsnpp_edm.pt")), "ncsnpp_edm.pt", "edm");
+  absl::StatusOr<NetworkConfig> nc = InferEdmNetwork(ReadEdmFixture("ncsnpp_edm.pt"), "ncsnpp_edm.pt", "edm");
   ASSERT_TRUE(nc.ok()) << nc.status();
   UNet<NcsnppSpec> ncsnpp(nc->unet);
-  ASSERT_TRUE((LoadEdmStateDict<EdmPreconditioner>(Read(Fixture("ncsnpp_edm.pt")), "ncsnpp_edm.pt", ncsnpp).ok()));
+  ASSERT_TRUE((LoadEdmStateDict<EdmPreconditioner>(ReadEdmFixture("ncsnpp_edm.pt"), "ncsnpp_edm.pt", ncsnpp).ok()));
   ncsnpp->eval();
   Denoiser<EdmPreconditioner, UNet<NcsnppSpec>> edm(ncsnpp);
   expect_close(edm(x2, sigma, torch::Tensor()), *FindTensor(ref, "ncsnpp_edm"), "ncsnpp_edm");
@@ -138,7 +144,7 @@ TEST(EdmStateDictTest, ImportedNetworksMatchEdmsOutputs) {
 }
 
 TEST(EdmStateDictTest, WrongArchitectureNamesTheTensor) {
-  const StateDict edm = Read(Fixture("ddpmpp_vp.pt"));
+  const StateDict edm = ReadEdmFixture("ddpmpp_vp.pt");
   auto error = [&](const UNetOptions& o, const StateDict& sd) {
     UNet<DdpmppSpec> net(o);
     const torch::Tensor before = net->map_layer1->weight.clone();
@@ -154,8 +160,7 @@ TEST(EdmStateDictTest, WrongArchitectureNamesTheTensor) {
   msg = error(DdpmppFixtureOptions().num_blocks(2), edm);
   EXPECT_NE(msg.find("tensor 'model.enc.8x8_block1.norm0.weight' is missing"), std::string::npos) << msg;
   msg = error(DdpmppFixtureOptions().attn_resolutions({}), edm);
-  EXPECT_NE(msg.find("tensor 'model.enc.4x4_block0.norm2.weight' (shape [16]) has no place"), std::string::npos)
-      << msg;
+  EXPECT_NE(msg.find("tensor 'model.enc.4x4_block0.norm2.weight' (shape [16]) has no place"), std::string::npos) << msg;
 
   StateDict partial(edm.begin(), edm.end() - 1);  // without model.dec.8x8_aux_conv.bias
   msg = error(DdpmppFixtureOptions(), partial);
@@ -200,7 +205,7 @@ TEST(EdmStateDictTest, IddpmTableAndMaskedNets) {
   // EDM's own table (float32 recursion, reference.pt) is accepted, 1% more is not.
   StateDict edm_table = *iddpm;
   for (auto& [name, t] : edm_table) {
-    if (name == "u") t = *FindTensor(Read(Fixture("reference.pt")), "iddpm_u");
+    if (name == "u") t = *FindTensor(ReadEdmFixture("reference.pt"), "iddpm_u");
   }
   EXPECT_TRUE((LoadEdmStateDict<IddpmPreconditioner>(edm_table, "iddpm.pt", net).ok()));
   StateDict other_table = *iddpm;
@@ -210,8 +215,9 @@ TEST(EdmStateDictTest, IddpmTableAndMaskedNets) {
   const absl::Status s = LoadEdmStateDict<IddpmPreconditioner>(other_table, "iddpm.pt", net);
   EXPECT_NE(s.message().find("iDDPM noise-level table"), absl::string_view::npos) << s;
 
-  UNet<DdpmppSpec> masked(UNetOptions(4, 1, 1).model_channels(4).channel_mult({1, 1}).num_blocks(1)
-                              .attn_resolutions({}).skip_mask({true, false, true, true}));
+  UNet<DdpmppSpec> masked(
+      UNetOptions(4, 1, 1).model_channels(4).channel_mult({1, 1}).num_blocks(1).attn_resolutions({}).skip_mask(
+          {true, false, true, true}));
   EXPECT_FALSE((ToEdmStateDict<VpPreconditioner>(masked).ok()));
 }
 

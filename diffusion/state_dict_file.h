@@ -21,8 +21,8 @@
 #ifndef DIFFMEM_DIFFUSION_STATE_DICT_FILE_H_
 #define DIFFMEM_DIFFUSION_STATE_DICT_FILE_H_
 
-#include <caffe2/serialize/inline_container.h>
 #include <caffe2/serialize/in_memory_adapter.h>
+#include <caffe2/serialize/inline_container.h>
 #include <torch/serialize.h>
 #include <torch/types.h>
 
@@ -66,7 +66,9 @@ inline bool TopLevelIsOrderedDict(const std::vector<char>& bytes) {
         std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), static_cast<off_t>(bytes.size())));
     if (!reader.hasRecord("data.pkl")) return false;
     auto [data, size] = reader.getRecord("data.pkl");
-    static constexpr char kPrefix[] = "\x80\x02" "ccollections\nOrderedDict\n";
+    static constexpr char kPrefix[] =
+        "\x80\x02"
+        "ccollections\nOrderedDict\n";
     return size >= sizeof(kPrefix) - 1 && std::memcmp(data.get(), kPrefix, sizeof(kPrefix) - 1) == 0;
   } catch (const c10::Error&) {
     return false;
@@ -81,12 +83,13 @@ inline absl::StatusOr<StateDict> ReadStateDictFile(const std::string& path) {
   absl::StatusOr<std::string> bytes = data::ReadFileToString(path);
   if (!bytes.ok()) return bytes.status();
   std::vector<char> data(bytes->begin(), bytes->end());
-  constexpr char kResave[] =
-      "in Python, save the state dict as a plain dict: torch.save(dict(net.state_dict()), PATH)";
+  constexpr char kResave[] = "in Python, save the state dict as a plain dict: torch.save(dict(net.state_dict()), PATH)";
   if (data.size() < 4 || std::memcmp(data.data(), "PK\x03\x04", 4) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a zip archive, so not a file written by torch.save of PyTorch >= 1.6 (older torch.save "
-              "formats and pickles of whole networks cannot be read: ", kResave, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": not a zip archive, so not a file written by torch.save of PyTorch >= 1.6 (older torch.save "
+                     "formats and pickles of whole networks cannot be read: ",
+                     kResave, ")"));
   }
   torch::IValue value;
   try {
@@ -97,8 +100,10 @@ inline absl::StatusOr<StateDict> ReadStateDictFile(const std::string& path) {
           path, ": holds a collections.OrderedDict (a state_dict() saved as is), which LibTorch cannot read; ",
           kResave));
     }
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a readable torch.save archive (truncated or "
-                                                         "damaged?): ", internal_state_dict_file::FirstLine(e)));
+    return absl::InvalidArgumentError(absl::StrCat(path,
+                                                   ": not a readable torch.save archive (truncated or "
+                                                   "damaged?): ",
+                                                   internal_state_dict_file::FirstLine(e)));
   }
   if (!value.isGenericDict()) {
     return absl::InvalidArgumentError(
@@ -107,8 +112,8 @@ inline absl::StatusOr<StateDict> ReadStateDictFile(const std::string& path) {
   StateDict out;
   for (const auto& item : value.toGenericDict()) {
     if (!item.key().isString()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": a key of the dict is a ", item.key().tagKind(),
-                                                     ", expected tensor names (strings)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": a key of the dict is a ", item.key().tagKind(), ", expected tensor names (strings)"));
     }
     const std::string& name = item.key().toStringRef();
     if (!item.value().isTensor()) {

@@ -7,14 +7,13 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "testing/edm_fixtures.h"
 
 namespace diffmem {
 namespace diffusion {
 namespace {
 
-const char kFixtures[] = "testing/fixtures/edm/";
-
-std::string Fixture(const std::string& name) { return kFixtures + name; }
+using testing_edm::EdmFixturePath;
 
 std::string WriteBytes(const std::string& name, const std::string& bytes) {
   const std::string path = ::testing::TempDir() + "/" + name;
@@ -29,7 +28,7 @@ std::string ReadBytes(const std::string& path) {
 }
 
 TEST(StateDictFileTest, ReadsWhatPythonWrote) {
-  absl::StatusOr<StateDict> sd = ReadStateDictFile(Fixture("ddpmpp_vp.pt"));
+  absl::StatusOr<StateDict> sd = ReadStateDictFile(EdmFixturePath("ddpmpp_vp.pt"));
   ASSERT_TRUE(sd.ok()) << sd.status();
   ASSERT_EQ(sd->size(), 148u);  // torch.load(...) in Python: 148 entries, in this order
   EXPECT_EQ((*sd)[0].first, "model.map_label.weight");
@@ -42,7 +41,7 @@ TEST(StateDictFileTest, ReadsWhatPythonWrote) {
   EXPECT_EQ(FindTensor(*sd, "model.no_such_tensor"), nullptr);
 
   // Values the fixture script wrote literally.
-  absl::StatusOr<StateDict> ref = ReadStateDictFile(Fixture("reference.pt"));
+  absl::StatusOr<StateDict> ref = ReadStateDictFile(EdmFixturePath("reference.pt"));
   ASSERT_TRUE(ref.ok()) << ref.status();
   const torch::Tensor* labels = FindTensor(*ref, "labels");
   const torch::Tensor* sigma = FindTensor(*ref, "sigma");
@@ -85,14 +84,14 @@ TEST(StateDictFileTest, BadFilesAreClearErrors) {
   msg = error(WriteBytes("empty.pt", ""));
   EXPECT_NE(msg.find("not a zip archive"), std::string::npos) << msg;
 
-  const std::string whole = ReadBytes(Fixture("ddpmpp_vp.pt"));
+  const std::string whole = ReadBytes(EdmFixturePath("ddpmpp_vp.pt"));
   for (size_t keep : {whole.size() / 2, whole.size() - 10}) {
     msg = error(WriteBytes("truncated.pt", whole.substr(0, keep)));
     EXPECT_NE(msg.find("truncated.pt: not a readable torch.save archive (truncated or damaged?)"), std::string::npos)
         << msg;
   }
 
-  msg = error(Fixture("ordered_dict.pt"));
+  msg = error(EdmFixturePath("ordered_dict.pt"));
   EXPECT_NE(msg.find("collections.OrderedDict"), std::string::npos) << msg;
   EXPECT_NE(msg.find("torch.save(dict(net.state_dict()), PATH)"), std::string::npos) << msg;
 

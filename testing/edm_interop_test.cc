@@ -22,13 +22,13 @@
 #include "diffusion/state_dict_file.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/edm_fixtures.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
 std::string g_train, g_sample, g_mem_ratio, g_import, g_export;  // set by main
-const char kFixtures[] = "testing/fixtures/edm/";
 
 struct Result {
   int code;
@@ -53,11 +53,12 @@ TEST(EdmInteropTest, ImportSampleLikeEdmAndScore) {
   const std::string dir = ::testing::TempDir() + "/edm";
   fs::remove_all(dir);
   const std::string run = dir + "/run";
-  Result r = RunTool(g_import, absl::StrCat("--state_dict=", kFixtures, "ddpmpp_vp.pt --precond=vp --out=", run));
+  Result r = RunTool(g_import, absl::StrCat("--state_dict=", diffmem::testing_edm::EdmFixturePath("ddpmpp_vp.pt"),
+                                            " --precond=vp --out=", run));
   ASSERT_EQ(r.code, 0) << r.err;
   // As many parameters as EDM's network has (its tensors less the resampling-filter buffers).
   absl::StatusOr<diffmem::diffusion::StateDict> edm =
-      diffmem::diffusion::ReadStateDictFile(absl::StrCat(kFixtures, "ddpmpp_vp.pt"));
+      diffmem::diffusion::ReadStateDictFile(diffmem::testing_edm::EdmFixturePath("ddpmpp_vp.pt"));
   ASSERT_TRUE(edm.ok()) << edm.status();
   int64_t edm_parameters = 0;
   for (const auto& [name, t] : *edm) {
@@ -72,7 +73,7 @@ TEST(EdmInteropTest, ImportSampleLikeEdmAndScore) {
 
   // EDM's images for seeds 0-3 (edm_sampler in generate.py on the CPU), as generate.py writes pixels.
   absl::StatusOr<diffmem::diffusion::StateDict> ref =
-      diffmem::diffusion::ReadStateDictFile(absl::StrCat(kFixtures, "sampler.pt"));
+      diffmem::diffusion::ReadStateDictFile(diffmem::testing_edm::EdmFixturePath("sampler.pt"));
   ASSERT_TRUE(ref.ok()) << ref.status();
   const torch::Tensor edm_pixels =
       (*diffmem::diffusion::FindTensor(*ref, "deterministic") * 127.5 + 128).clamp(0, 255).to(torch::kUInt8);
@@ -100,8 +101,8 @@ TEST(EdmInteropTest, ImportSampleLikeEdmAndScore) {
   for (int seed = 0; seed < 4; ++seed) {
     fs::copy_file(absl::StrCat(dir, "/samples_edm/00000", seed, ".png"), absl::StrCat(dir, "/train/", seed, ".png"));
   }
-  r = RunTool(g_mem_ratio, absl::StrCat("--samples=", dir, "/samples_edm --data=png:", dir, "/train --n=0 --out=", dir,
-                                        "/ratio"));
+  r = RunTool(g_mem_ratio,
+              absl::StrCat("--samples=", dir, "/samples_edm --data=png:", dir, "/train --n=0 --out=", dir, "/ratio"));
   ASSERT_EQ(r.code, 0) << r.err;
   const nlohmann::json report = nlohmann::json::parse(ReadAll(dir + "/ratio/report.json"));
   EXPECT_EQ(report["num_samples"], 4);
@@ -147,7 +148,7 @@ TEST(EdmInteropTest, BadInputFailsCleanlyAndWritesNothing) {
   fs::create_directories(dir + "/taken");
   std::ofstream(dir + "/taken/config.json") << "{}";
   std::ofstream(dir + "/junk.pt") << "not a zip";
-  const std::string fixture = absl::StrCat(kFixtures, "ddpmpp_vp.pt");
+  const std::string fixture = diffmem::testing_edm::EdmFixturePath("ddpmpp_vp.pt");
   struct Case {
     std::string tool, flags, message;
   };
@@ -156,12 +157,17 @@ TEST(EdmInteropTest, BadInputFailsCleanlyAndWritesNothing) {
       {g_import, absl::StrCat("--state_dict=", fixture, " --precond=vp --channel_mult=1,1 --out=", dir, "/i2"),
        "tensor 'model.enc.4x4_block0.conv0.weight' has shape [16, 8, 3, 3], diffmem's ddpmpp UNet with these options "
        "expects [8, 8, 3, 3]"},
-      {g_import, absl::StrCat("--state_dict=", kFixtures, "skip_encoder.pt --precond=vp --out=", dir, "/i3"),
+      {g_import,
+       absl::StrCat("--state_dict=", diffmem::testing_edm::EdmFixturePath("skip_encoder.pt"),
+                    " --precond=vp --out=", dir, "/i3"),
        "'skip' encoder"},
       {g_import, absl::StrCat("--state_dict=", dir, "/junk.pt --precond=vp --out=", dir, "/i4"), "not a zip archive"},
-      {g_import, absl::StrCat("--state_dict=", kFixtures, "ordered_dict.pt --precond=vp --out=", dir, "/i5"),
+      {g_import,
+       absl::StrCat("--state_dict=", diffmem::testing_edm::EdmFixturePath("ordered_dict.pt"),
+                    " --precond=vp --out=", dir, "/i5"),
        "collections.OrderedDict"},
-      {g_import, absl::StrCat("--state_dict=", fixture, " --precond=vp --out=", dir, "/taken"), "not an empty directory"},
+      {g_import, absl::StrCat("--state_dict=", fixture, " --precond=vp --out=", dir, "/taken"),
+       "not an empty directory"},
       {g_import, absl::StrCat("--state_dict=", fixture, " --precond=vpp --out=", dir, "/i6"), "unknown preconditioner"},
       {g_export, absl::StrCat("--checkpoint=", dir, "/junk.pt --out=", dir, "/e1.pt"), "junk.pt"},
       {g_export, absl::StrCat("--checkpoint=", dir, "/junk.pt --weights=best --out=", dir, "/e2.pt"), "--weights"},

@@ -29,8 +29,9 @@
 ABSL_FLAG(std::string, checkpoint, "", "checkpoint file, or a run directory holding checkpoint.pt (required)");
 ABSL_FLAG(std::string, out, "", "state dict file to write (required)");
 ABSL_FLAG(std::string, weights, "ema", "ema (the moving average) or raw (the trained weights)");
-ABSL_FLAG(std::string, prefix, "model.",
-          "prefix of every UNet tensor: model. (EDM's preconditioner holds the UNet as .model) or '' (a bare SongUNet)");
+ABSL_FLAG(
+    std::string, prefix, "model.",
+    "prefix of every UNet tensor: model. (EDM's preconditioner holds the UNet as .model) or '' (a bare SongUNet)");
 
 namespace {
 
@@ -38,8 +39,9 @@ namespace dd = diffmem::diffusion;
 using diffmem::tools::CheckFlag;
 
 absl::Status Run(const std::vector<char*>& args) {
-  if (auto s = CheckFlag(args.size() <= 1, "", absl::StrCat("unexpected argument '", args.size() > 1 ? args[1] : "",
-                                                            "' (flags take the form --name=value)"));
+  if (auto s = CheckFlag(args.size() <= 1, "",
+                         absl::StrCat("unexpected argument '", args.size() > 1 ? args[1] : "",
+                                      "' (flags take the form --name=value)"));
       !s.ok()) {
     return s;
   }
@@ -50,7 +52,8 @@ absl::Status Run(const std::vector<char*>& args) {
     return s;
   }
   if (auto s = CheckFlag(!out.empty(), "out", "an output file is required"); !s.ok()) return s;
-  if (auto s = CheckFlag(weights == "ema" || weights == "raw", "weights", absl::StrCat("'", weights, "': expected ema or raw"));
+  if (auto s = CheckFlag(weights == "ema" || weights == "raw", "weights",
+                         absl::StrCat("'", weights, "': expected ema or raw"));
       !s.ok()) {
     return s;
   }
@@ -83,10 +86,11 @@ absl::Status Run(const std::vector<char*>& args) {
                  path.c_str(), out.c_str());
     // stdout: the Python to load it, for scripts and copy-paste.
     const std::string net_expr = prefix.empty() ? *python + ".model" : *python;
-    std::printf("# in an EDM checkout (NVlabs/edm):\n"
-                "import torch\nfrom training import networks\n"
-                "net = %s\nnet.load_state_dict(torch.load('%s'))\n",
-                net_expr.c_str(), out.c_str());
+    std::printf(
+        "# in an EDM checkout (NVlabs/edm):\n"
+        "import torch\nfrom training import networks\n"
+        "net = %s\nnet.load_state_dict(torch.load('%s'))\n",
+        net_expr.c_str(), out.c_str());
     return absl::OkStatus();
   });
 }

@@ -9,9 +9,9 @@
 //
 //   bazel run //tools:import_edm -- --state_dict=ema.pt --precond=vp --out=/tmp/edm_run
 //
-// Making ema.pt from an EDM snapshot pickle (in the EDM checkout, whose code
-// the pickle needs):
-//   python -c "import pickle,torch; torch.save(dict(pickle.load(open('network-snapshot.pkl','rb'))['ema'].state_dict()), 'ema.pt')"
+// ema.pt from an EDM snapshot pickle: the Python one-liner in --help and in
+// README.md ("Bring your own model"), run in the EDM checkout whose code the
+// pickle needs.
 // The run directory appears whole or not at all (written beside, then renamed).
 
 #include <unistd.h>
@@ -44,7 +44,8 @@ ABSL_FLAG(std::string, arch, "", "ddpmpp or ncsnpp ('': read off the tensors)");
 ABSL_FLAG(int64_t, channels, -1, "model channels (-1: read off the tensors)");
 ABSL_FLAG(std::string, channel_mult, "", "channel multiplier per level, e.g. 2,2,2 ('': read off the tensors)");
 ABSL_FLAG(int64_t, blocks, -1, "residual blocks per level (-1: read off the tensors)");
-ABSL_FLAG(std::string, attn, "auto", "resolutions with attention, comma list, may be empty (auto: read off the tensors)");
+ABSL_FLAG(std::string, attn, "auto",
+          "resolutions with attention, comma list, may be empty (auto: read off the tensors)");
 ABSL_FLAG(int64_t, label_dim, -1, "class-embedding size (-1: read off the tensors)");
 ABSL_FLAG(std::string, embedding, "", "positional, fourier or default ('': read off the tensors)");
 ABSL_FLAG(double, dropout, 0, "dropout recorded in the configuration (training only; not stored in state dicts)");
@@ -87,8 +88,9 @@ absl::StatusOr<dd::NetworkConfig> Network(const dd::StateDict& sd, const std::st
 }
 
 absl::Status Run(const std::vector<char*>& args) {
-  if (auto s = CheckFlag(args.size() <= 1, "", absl::StrCat("unexpected argument '", args.size() > 1 ? args[1] : "",
-                                                            "' (flags take the form --name=value)"));
+  if (auto s = CheckFlag(args.size() <= 1, "",
+                         absl::StrCat("unexpected argument '", args.size() > 1 ? args[1] : "",
+                                      "' (flags take the form --name=value)"));
       !s.ok()) {
     return s;
   }
@@ -120,14 +122,13 @@ absl::Status Run(const std::vector<char*>& args) {
     std::vector<std::string> notes;
     if (absl::Status s = dd::LoadEdmStateDict<Precond>(*sd, path, net, &notes); !s.ok()) return s;
     const int64_t parameters = dd::NumParameters(*net);
-    nlohmann::json config = {
-        {"network", dd::NetworkConfigToJson(*network)},
-        {"imported",
-         {{"state_dict", fs::absolute(path, ec).string()},
-          {"format", "EDM SongUNet state dict (NVlabs/edm training/networks.py names)"},
-          {"weights", "the imported tensors are both the raw ('net') and the EMA ('ema') weights"},
-          {"notes", notes}}},
-        {"parameters", parameters}};
+    nlohmann::json config = {{"network", dd::NetworkConfigToJson(*network)},
+                             {"imported",
+                              {{"state_dict", fs::absolute(path, ec).string()},
+                               {"format", "EDM SongUNet state dict (NVlabs/edm training/networks.py names)"},
+                               {"weights", "the imported tensors are both the raw ('net') and the EMA ('ema') weights"},
+                               {"notes", notes}}},
+                             {"parameters", parameters}};
     // Everything goes into a sibling directory first, renamed into place at the end.
     const std::string tmp = absl::StrCat(fs::path(out).lexically_normal().string(), ".tmp.", ::getpid());
     fs::create_directories(tmp, ec);
@@ -152,8 +153,8 @@ absl::Status Run(const std::vector<char*>& args) {
                  Spec::kName, dd::PreconditionerName<Precond>::kName, static_cast<long long>(parameters),
                  static_cast<long long>(network->unet.img_resolution()),
                  static_cast<long long>(network->unet.img_resolution()),
-                 static_cast<long long>(network->unet.in_channels()),
-                 static_cast<long long>(network->unet.label_dim()), path.c_str(), out.c_str());
+                 static_cast<long long>(network->unet.in_channels()), static_cast<long long>(network->unet.label_dim()),
+                 path.c_str(), out.c_str());
     return absl::OkStatus();
   });
 }
