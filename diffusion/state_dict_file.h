@@ -21,6 +21,8 @@
 #ifndef DIFFMEM_DIFFUSION_STATE_DICT_FILE_H_
 #define DIFFMEM_DIFFUSION_STATE_DICT_FILE_H_
 
+#include <sys/types.h>  // off_t, which in_memory_adapter.h uses without including it
+
 #include <caffe2/serialize/in_memory_adapter.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/serialize.h>
