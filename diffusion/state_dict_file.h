@@ -29,15 +29,19 @@
 #include <torch/types.h>
 
 #include <cstring>
+#include <exception>
 #include <memory>
+#include <tuple>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "data/atomic_file.h"
+#include "diffusion/torch_pickle_check.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -54,27 +58,12 @@ inline const torch::Tensor* FindTensor(const StateDict& sd, const std::string& n
 
 namespace internal_state_dict_file {
 
-inline std::string FirstLine(const c10::Error& e) {
-  std::string s = e.what_without_backtrace();
+// The first line of an exception's message (c10::Error: without the backtrace).
+inline std::string FirstLine(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+  std::string s = c10_error ? c10_error->what_without_backtrace() : e.what();
   const size_t nl = s.find('\n');
   return nl == std::string::npos ? s : s.substr(0, nl);
-}
-
-// Whether the archive's pickle starts with collections.OrderedDict (protocol
-// 2, what torch.save writes: PROTO 2, then GLOBAL "collections\nOrderedDict\n").
-inline bool TopLevelIsOrderedDict(const std::vector<char>& bytes) {
-  try {
-    caffe2::serialize::PyTorchStreamReader reader(
-        std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), static_cast<off_t>(bytes.size())));
-    if (!reader.hasRecord("data.pkl")) return false;
-    auto [data, size] = reader.getRecord("data.pkl");
-    static constexpr char kPrefix[] =
-        "\x80\x02"
-        "ccollections\nOrderedDict\n";
-    return size >= sizeof(kPrefix) - 1 && std::memcmp(data.get(), kPrefix, sizeof(kPrefix) - 1) == 0;
-  } catch (const c10::Error&) {
-    return false;
-  }
 }
 
 }  // namespace internal_state_dict_file
@@ -93,19 +82,38 @@ inline absl::StatusOr<StateDict> ReadStateDictFile(const std::string& path) {
                      "formats and pickles of whole networks cannot be read: ",
                      kResave, ")"));
   }
-  torch::IValue value;
+  auto unreadable = [&](const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a readable torch.save archive (truncated or damaged?): ",
+                                                   internal_state_dict_file::FirstLine(e)));
+  };
+  // The pickle is checked before LibTorch runs it: on damaged data its
+  // unpickler may ask for gigabytes or read past a record (torch_pickle_check.h).
+  // Checking reads each record once more (a copy, one at a time).
   try {
-    value = torch::pickle_load(data);
-  } catch (const c10::Error& e) {
-    if (internal_state_dict_file::TopLevelIsOrderedDict(data)) {
+    caffe2::serialize::PyTorchStreamReader reader(
+        std::make_shared<caffe2::serialize::MemoryReadAdapter>(data.data(), static_cast<off_t>(data.size())));
+    if (!reader.hasRecord("data.pkl")) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": a zip archive without data.pkl, not torch.save's"));
+    }
+    auto [pkl, size] = reader.getRecord("data.pkl");
+    const std::string pickle(static_cast<const char*>(pkl.get()), size);
+    if (absl::StartsWith(pickle, "\x80\x02" "ccollections\nOrderedDict\n")) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": holds a collections.OrderedDict (a state_dict() saved as is), which LibTorch cannot read; ",
           kResave));
     }
-    return absl::InvalidArgumentError(absl::StrCat(path,
-                                                   ": not a readable torch.save archive (truncated or "
-                                                   "damaged?): ",
-                                                   internal_state_dict_file::FirstLine(e)));
+    absl::Status s = CheckTorchSavePickle(pickle, [&](const std::string& name) -> int64_t {
+      return reader.hasRecord(name) ? static_cast<int64_t>(std::get<1>(reader.getRecord(name))) : -1;
+    });
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": damaged torch.save archive: ", s.message()));
+  } catch (const std::exception& e) {  // c10::Error, and std:: exceptions from damaged data
+    return unreadable(e);
+  }
+  torch::IValue value;
+  try {
+    value = torch::pickle_load(data);
+  } catch (const std::exception& e) {
+    return unreadable(e);
   }
   if (!value.isGenericDict()) {
     return absl::InvalidArgumentError(
