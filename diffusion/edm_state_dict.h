@@ -21,7 +21,8 @@
 //   - iDDPM: EDM's iDDPMPrecond wraps a net with 2·C outputs (the second half,
 //     the learned variance, is unused by D) and keeps the table `u` beside
 //     `model.`: import takes the first C outputs and checks u; export pads the
-//     variance half with zeros and writes diffmem's table.
+//     variance half with zeros and writes diffmem's table (u only with the
+//     wrapper's prefix: a bare SongUNet has no table).
 //   - map_augment.weight (augmentation labels, unused when sampling) is skipped.
 // diffmem's skip mask has no EDM counterpart: export refuses a masked net.
 //
@@ -140,10 +141,12 @@ std::vector<Entry> Entries(UNet<Spec>& net, const std::string& prefix) {
     out.push_back(std::move(e));
   }
   if constexpr (kIddpm) {
-    Entry e{"u", {}, Layout::kBuffer};  // beside the wrapped net, not under `prefix`
-    e.constant = torch::tensor(Precond().sigmas(), torch::kFloat64).to(torch::kFloat32);
-    e.edm_shape = e.constant.sizes().vec();
-    out.push_back(std::move(e));
+    if (!prefix.empty()) {  // iDDPMPrecond's table, beside the wrapped net (a bare SongUNet has none)
+      Entry e{"u", {}, Layout::kBuffer};
+      e.constant = torch::tensor(Precond().sigmas(), torch::kFloat64).to(torch::kFloat32);
+      e.edm_shape = e.constant.sizes().vec();
+      out.push_back(std::move(e));
+    }
   }
   return out;
 }

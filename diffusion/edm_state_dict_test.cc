@@ -215,6 +215,12 @@ TEST(EdmStateDictTest, IddpmTableAndMaskedNets) {
   const absl::Status s = LoadEdmStateDict<IddpmPreconditioner>(other_table, "iddpm.pt", net);
   EXPECT_NE(s.message().find("iDDPM noise-level table"), absl::string_view::npos) << s;
 
+  // A bare SongUNet (no wrapper) has no table: a bare iDDPM export loads as one.
+  absl::StatusOr<StateDict> bare = ToEdmStateDict<IddpmPreconditioner>(net, "");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(FindTensor(*bare, "u"), nullptr);
+  EXPECT_TRUE((LoadEdmStateDict<IddpmPreconditioner>(*bare, "bare.pt", net).ok()));
+
   UNet<DdpmppSpec> masked(
       UNetOptions(4, 1, 1).model_channels(4).channel_mult({1, 1}).num_blocks(1).attn_resolutions({}).skip_mask(
           {true, false, true, true}));
