@@ -187,6 +187,25 @@ inline std::string RunConfigPath(const std::string& run_dir) { return run_dir + 
 inline std::string RunCheckpointPath(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
 inline std::string RunResultPath(const std::string& run_dir) { return run_dir + "/result.json"; }
 
+// A checkpoint file, or a run directory's checkpoint.pt.
+inline std::string CheckpointPathOf(const std::string& file_or_run_dir) {
+  std::error_code ec;
+  return std::filesystem::is_directory(file_or_run_dir, ec) ? RunCheckpointPath(file_or_run_dir) : file_or_run_dir;
+}
+
+// The network a checkpoint was trained with (its stored configuration).
+inline absl::StatusOr<NetworkConfig> ReadCheckpointNetwork(const std::string& checkpoint) {
+  absl::StatusOr<std::string> text = ReadCheckpointConfig(checkpoint);
+  if (!text.ok()) return text.status();
+  const nlohmann::json config = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (config.is_discarded() || !config.contains("network")) {
+    return absl::DataLossError(absl::StrCat(checkpoint, ": the stored configuration has no network section"));
+  }
+  absl::StatusOr<NetworkConfig> network = NetworkConfigFromJson(config.at("network"));
+  if (!network.ok()) return absl::DataLossError(absl::StrCat(checkpoint, ": ", network.status().message()));
+  return network;
+}
+
 // ---- Data order ----
 
 // The order of epoch `epoch` over n images.

@@ -37,6 +37,7 @@
 #include "tools/data_flags.h"
 #include "tools/study_flags.h"
 #include "tools/tool_main.h"
+#include "tools/network_flags.h"
 #include "tools/train_flags.h"
 #include "util/atomic_file.h"
 

@@ -3,9 +3,16 @@
 // seed where SampleOutput says, then the preview grid of the first 256, with
 // a progress line (rate, ETA) per batch.
 //
+// Per seed: the latents from the seed's generator; a conditional denoiser
+// gets the class EDM's generate.py draws for that seed (uniform, seeded;
+// diffusion/edm_seeds.h) unless a class is fixed; with Noise::kEdm the step
+// noise also follows EDM's draws, so an imported EDM network gives EDM's
+// image for each seed.
+//
 // Example:
-//   absl::Status s = GenerateSamples("optimum", sampler_config, optimum, seeds, {1, 28, 28},
-//                                    /*labels_of=*/nullptr, torch::kCPU, /*batch=*/64, out);
+//   SeedClasses classes{/*label_dim=*/10, /*fixed=*/-1};
+//   absl::Status s = GenerateSamples("optimum", sampler_config, optimum, seeds, {1, 28, 28}, classes,
+//                                    Noise::kDiffmem, torch::kCPU, /*batch=*/64, out);
 
 #ifndef DIFFMEM_TOOLS_GENERATE_SAMPLES_H_
 #define DIFFMEM_TOOLS_GENERATE_SAMPLES_H_
@@ -26,6 +33,7 @@
 #include "data/image_grid.h"
 #include "data/pixels.h"
 #include "data/png.h"
+#include "diffusion/edm_seeds.h"
 #include "diffusion/sampler_config.h"
 #include "tools/sampler_flags.h"
 #include "util/progress.h"
@@ -33,13 +41,16 @@
 namespace diffmem {
 namespace tools {
 
-// The class labels for a batch of seeds (int64, on the CPU), or null for an unconditional denoiser.
-using LabelsOfSeeds = std::function<torch::Tensor(const std::vector<uint64_t>&)>;
+// The classes a conditional denoiser is asked for.
+struct SeedClasses {
+  int64_t label_dim = 0;  // 0: unconditional
+  int64_t fixed = -1;     // >= 0: every sample gets this class; else EDM's random class per seed
+};
 
 template <class D>
 absl::Status GenerateSamples(const std::string& tool, const diffusion::SamplerConfig& config, D& denoiser,
                              const std::vector<uint64_t>& seeds, const std::vector<int64_t>& shape,
-                             const LabelsOfSeeds& labels_of, torch::Device device, int64_t batch,
+                             const SeedClasses& classes, Noise noise, torch::Device device, int64_t batch,
                              const SampleOutput& out) {
   std::error_code ec;
   std::filesystem::create_directories(out.dir, ec);
@@ -52,8 +63,19 @@ absl::Status GenerateSamples(const std::string& tool, const diffusion::SamplerCo
     for (int64_t done = 0; done < total; done += batch) {
       const int64_t len = std::min(batch, total - done);
       const std::vector<uint64_t> chunk(seeds.begin() + done, seeds.begin() + done + len);
-      torch::Tensor labels = labels_of ? labels_of(chunk).to(device) : torch::Tensor();
-      torch::Tensor x = sampler.SampleFromSeeds(denoiser, chunk, shape, labels, device);
+      torch::Tensor x;
+      if (noise == Noise::kEdm) {
+        x = diffusion::SampleWithEdmSeeds(sampler, denoiser, chunk, shape, classes.label_dim, classes.fixed, device)
+                .images;
+      } else {
+        torch::Tensor labels;
+        if (classes.label_dim > 0) {
+          labels = classes.fixed >= 0 ? torch::full({len}, classes.fixed, torch::kInt64)
+                                      : diffusion::SeedLabels(chunk, shape, classes.label_dim);
+          labels = labels.to(device);
+        }
+        x = sampler.SampleFromSeeds(denoiser, chunk, shape, labels, device);
+      }
       torch::Tensor pixels = data::FloatToPixels(x.cpu());
       for (int64_t i = 0; i < len; ++i) {
         const std::string path = out.PathOf(chunk[i]);

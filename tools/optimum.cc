@@ -33,7 +33,8 @@
 #include "tools/tool_main.h"
 
 ABSL_FLAG(std::string, out, "", "output folder for the PNGs (required)");
-ABSL_FLAG(bool, conditional, false, "class-conditional optimum: sample i gets label seed % num_classes");
+ABSL_FLAG(bool, conditional, false,
+          "class-conditional optimum: each seed asks for a class drawn uniformly at random from its generator (as EDM)");
 ABSL_FLAG(int64_t, reference_block, 4096, "training images per streamed block of the optimum");
 
 namespace {
@@ -73,17 +74,11 @@ absl::Status Run(const std::vector<char*>& args) {
                static_cast<long long>(train->height()), static_cast<long long>(train->width()),
                train->source.c_str(), seeds->size(), sampler->solver.c_str(), sampler->discretization.c_str(),
                sampler->num_steps, conditional ? ", class-conditional" : "");
-  diffmem::tools::LabelsOfSeeds labels_of;
-  if (conditional) {
-    labels_of = [&](const std::vector<uint64_t>& chunk) {
-      torch::Tensor labels = torch::empty({static_cast<int64_t>(chunk.size())}, torch::kInt64);
-      for (size_t i = 0; i < chunk.size(); ++i) labels[i] = static_cast<int64_t>(chunk[i] % train->num_classes);
-      return labels;
-    };
-  }
+  absl::StatusOr<diffmem::tools::Noise> noise = diffmem::tools::NoiseFromFlags();
+  if (!noise.ok()) return noise.status();
   return diffmem::tools::GenerateSamples("optimum", *sampler, optimum, *seeds,
-                                         {train->channels(), train->height(), train->width()}, labels_of,
-                                         torch::kCPU, absl::GetFlag(FLAGS_batch),
+                                         {train->channels(), train->height(), train->width()},
+                                         {conditional ? train->num_classes : 0, -1}, *noise, torch::kCPU, absl::GetFlag(FLAGS_batch),
                                          diffmem::tools::SampleOutputFromFlags(out));
 }
 

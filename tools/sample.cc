@@ -6,8 +6,11 @@
 //   bazel run //tools:sample -- --checkpoint=runs/n32 --seeds=0-9999 --subdirs --S_churn=40 --out=s10k
 //
 // The network is rebuilt from the configuration stored in the checkpoint.
-// Class-conditional networks get label seed mod label_dim unless --class_label
-// is given. Image i depends only on seed i (diffusion/seeded_noise.h).
+// Class-conditional networks get the class EDM draws for each seed (uniform,
+// seeded) unless --class_label is given. Image i depends only on seed i
+// (diffusion/seeded_noise.h); --noise=edm draws as EDM's generate.py does on
+// the CPU, so a network imported with //tools:import_edm gives EDM's image
+// for seed k (diffusion/edm_seeds.h).
 
 #include <cstdio>
 #include <string>
@@ -31,7 +34,7 @@
 
 ABSL_FLAG(std::string, checkpoint, "", "checkpoint file, or a run directory holding checkpoint.pt (required)");
 ABSL_FLAG(std::string, weights, "ema", "ema (the moving average) or raw (the trained weights)");
-ABSL_FLAG(int64_t, class_label, -1, "class label for conditional networks (-1: seed mod label_dim)");
+ABSL_FLAG(int64_t, class_label, -1, "class label for conditional networks (-1: EDM's random class per seed)");
 ABSL_FLAG(std::string, out, "", "output folder for the PNGs (required)");
 ABSL_FLAG(std::string, device, "auto", "auto (CUDA if available), cpu or cuda");
 
@@ -58,38 +61,22 @@ absl::Status Run(const std::vector<char*>& args) {
   if (!sampler.ok()) return sampler.status();
   absl::StatusOr<std::vector<uint64_t>> seeds = diffmem::tools::SeedsFromFlags();
   if (!seeds.ok()) return seeds.status();
+  absl::StatusOr<diffmem::tools::Noise> noise = diffmem::tools::NoiseFromFlags();
+  if (!noise.ok()) return noise.status();
   std::string note;
   absl::StatusOr<torch::Device> device = dd::ResolveDevice(absl::GetFlag(FLAGS_device), &note);
   if (!device.ok()) return device.status();
   if (!note.empty()) std::fprintf(stderr, "sample: %s\n", note.c_str());
 
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) path = dd::RunCheckpointPath(path);
-  absl::StatusOr<std::string> config_text = dd::ReadCheckpointConfig(path);
-  if (!config_text.ok()) return config_text.status();
-  const nlohmann::json config = nlohmann::json::parse(*config_text, nullptr, /*allow_exceptions=*/false);
-  if (config.is_discarded() || !config.contains("network")) {
-    return absl::DataLossError(absl::StrCat(path, ": the stored configuration has no network section"));
-  }
-  absl::StatusOr<dd::NetworkConfig> network = dd::NetworkConfigFromJson(config.at("network"));
-  if (!network.ok()) return absl::DataLossError(absl::StrCat(path, ": ", network.status().message()));
+  path = dd::CheckpointPathOf(path);
+  absl::StatusOr<dd::NetworkConfig> network = dd::ReadCheckpointNetwork(path);
+  if (!network.ok()) return network.status();
   const dd::UNetOptions& o = network->unet;
   const int64_t class_label = absl::GetFlag(FLAGS_class_label);
   if (class_label >= 0 && class_label >= o.label_dim()) {
     return absl::InvalidArgumentError(absl::StrCat("--class_label: ", class_label, " is not below the network's label_dim ",
                                                    o.label_dim()));
   }
-  diffmem::tools::LabelsOfSeeds labels_of;
-  if (o.label_dim() > 0) {
-    labels_of = [&](const std::vector<uint64_t>& chunk) {
-      torch::Tensor labels = torch::empty({static_cast<int64_t>(chunk.size())}, torch::kInt64);
-      for (size_t i = 0; i < chunk.size(); ++i) {
-        labels[i] = class_label >= 0 ? class_label : static_cast<int64_t>(chunk[i] % o.label_dim());
-      }
-      return labels;
-    };
-  }
-
   return dd::VisitNetwork(*network, [&](auto spec, auto precond) -> absl::Status {
     using Spec = typename decltype(spec)::type;
     using Precond = typename decltype(precond)::type;
@@ -104,8 +91,8 @@ absl::Status Run(const std::vector<char*>& args) {
                  sampler->discretization.c_str(), sampler->num_steps, device->str().c_str());
     torch::NoGradGuard no_grad;
     return diffmem::tools::GenerateSamples("sample", *sampler, denoiser, *seeds,
-                                           {o.in_channels(), o.img_resolution(), o.img_resolution()}, labels_of,
-                                           *device, absl::GetFlag(FLAGS_batch),
+                                           {o.in_channels(), o.img_resolution(), o.img_resolution()},
+                                           {o.label_dim(), class_label}, *noise, *device, absl::GetFlag(FLAGS_batch),
                                            diffmem::tools::SampleOutputFromFlags(out));
   });
 }
@@ -116,6 +103,7 @@ int main(int argc, char** argv) {
   return diffmem::tools::ToolMain(argc, argv,
                                   "Generates images from a diffmem checkpoint with the EDM sampler.\n"
                                   "  sample --checkpoint=RUN_DIR --seeds=0-63 --out=DIR [--weights=ema|raw] [--steps=18]\n"
-                                  "         [--solver=heun|euler] [--discretization=edm|vp|ve|iddpm] [--S_churn=...]",
+                                  "         [--solver=heun|euler] [--discretization=edm|vp|ve|iddpm] [--S_churn=...]\n"
+                                  "         [--noise=diffmem|edm] [--subdirs] [--grid=PATH]",
                                   Run);
 }

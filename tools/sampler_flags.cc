@@ -31,6 +31,9 @@ ABSL_FLAG(double, S_noise, 1, "scale of the churn noise");
 ABSL_FLAG(std::string, seeds, "0-63", "seeds, e.g. 0-9999 or 0,5,10-19; one image per seed, named by seed");
 ABSL_FLAG(int64_t, batch, 64, "images per sampler call");
 ABSL_FLAG(bool, subdirs, false, "a folder per 1000 seeds (OUT/000000/000042.png), as EDM's generate.py");
+ABSL_FLAG(std::string, noise, "diffmem",
+          "per-seed draws: diffmem, or edm (EDM generate.py's on the CPU: latents, a random class per seed, "
+          "noise at every step), so a network imported with import_edm gives EDM's image for each seed");
 ABSL_FLAG(std::string, grid, "", "preview grid of the first 256 samples (default: beside the sample folder, OUT_grid.png)");
 
 namespace diffmem {
@@ -72,6 +75,12 @@ absl::StatusOr<std::vector<uint64_t>> ParseSeeds(absl::string_view text) {
 }
 
 absl::StatusOr<std::vector<uint64_t>> SeedsFromFlags() { return ParseSeeds(absl::GetFlag(FLAGS_seeds)); }
+
+absl::StatusOr<Noise> NoiseFromFlags() {
+  absl::StatusOr<Noise> noise = ParseEnum<Noise>(absl::GetFlag(FLAGS_noise), "noise");
+  if (!noise.ok()) return absl::InvalidArgumentError(absl::StrCat("--noise: ", noise.status().message()));
+  return noise;
+}
 
 std::string SampleOutput::PathOf(uint64_t seed) const {
   if (!subdirs) return absl::StrFormat("%s/%06d.png", dir, seed);

@@ -3,6 +3,7 @@
 //   --solver --discretization --steps --sigma_min --sigma_max --rho
 //   --S_churn --S_min --S_max --S_noise   (diffusion/sampler_config.h; EDM's names)
 //   --seeds (0-9999, 0,5,10-19)  --batch  --subdirs  --grid
+//   --noise=diffmem|edm   (whose per-seed draws: diffusion/edm_seeds.h)
 // Samples are OUT/000042.png (EDM's naming), or OUT/000000/000042.png with
 // --subdirs (a folder per 1000 seeds, as EDM's generate.py); the preview grid
 // of the first 256 goes beside the sample folder (OUT_grid.png) or to --grid,
@@ -18,6 +19,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/declare.h"
@@ -25,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "diffusion/sampler_config.h"
 #include "tools/given_flag.h"
+#include "util/enum_names.h"
 
 ABSL_DECLARE_FLAG(std::string, seeds);
 ABSL_DECLARE_FLAG(int64_t, batch);
@@ -37,6 +40,21 @@ absl::StatusOr<diffusion::SamplerConfig> SamplerConfigFromFlags();
 // "0-3,7" → {0, 1, 2, 3, 7}; errors name --seeds.
 absl::StatusOr<std::vector<uint64_t>> ParseSeeds(absl::string_view text);
 absl::StatusOr<std::vector<uint64_t>> SeedsFromFlags();
+
+// Whose random draws a seed makes: diffmem's (latents, then churn noise only
+// where a step churns) or EDM generate.py's on the CPU (noise at every step).
+enum class Noise { kDiffmem, kEdm };
+absl::StatusOr<Noise> NoiseFromFlags();
+
+}  // namespace tools
+
+template <>
+struct EnumNames<tools::Noise> {
+  static constexpr std::pair<tools::Noise, const char*> kNames[] = {{tools::Noise::kDiffmem, "diffmem"},
+                                                                    {tools::Noise::kEdm, "edm"}};
+};
+
+namespace tools {
 
 struct SampleOutput {
   std::string dir;   // the sample folder

@@ -9,6 +9,7 @@
 #include "memorization/distance.h"
 #include "study/presets.h"
 #include "tools/data_flags.h"
+#include "tools/network_flags.h"
 #include "tools/train_flags.h"
 #include "util/enum_names.h"
 #include "util/type_registry.h"

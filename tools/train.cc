@@ -20,6 +20,7 @@
 #include "diffusion/network.h"
 #include "diffusion/train.h"
 #include "tools/data_flags.h"
+#include "tools/network_flags.h"
 #include "tools/train_flags.h"
 #include "tools/tool_main.h"
 
