@@ -121,18 +121,24 @@ inline absl::StatusOr<IdxArray> ParseIdx(absl::string_view bytes, absl::string_v
   const uint64_t header = 4 + 4 * static_cast<uint64_t>(rank);
   if (bytes.size() < header) return absl::DataLossError(absl::StrCat(name, ": truncated file while reading the dimensions"));
   IdxArray out;
-  uint64_t total = 1;
+  uint64_t total = 1;  // saturates instead of overflowing
   for (int d = 0; d < rank; ++d) {
     const uint64_t size = internal_idx::BigEndian32(b + 4 + 4 * d);
-    total *= size;
-    if (size == 0 || total > kMaxIdxElements) {
-      return absl::InvalidArgumentError(absl::StrCat(name, ": implausible IDX dimension ", size, " (axis ", d, ")"));
-    }
+    if (size == 0) return absl::InvalidArgumentError(absl::StrCat(name, ": IDX dimension 0 (axis ", d, ")"));
+    total = total > UINT64_MAX / size ? UINT64_MAX : total * size;
     out.dims.push_back(static_cast<int64_t>(size));
   }
-  if (bytes.size() < header + total) {
-    return absl::DataLossError(absl::StrCat(name, ": truncated file while reading the data (", bytes.size() - header,
-                                            " of ", total, " bytes)"));
+  // The data must be there before a count is judged: a header that claims
+  // more elements than the file holds is a short (or damaged) file.
+  if (bytes.size() - header < total) {
+    return absl::DataLossError(absl::StrCat(name, ": file too short for its header's counts (",
+                                            absl::StrJoin(out.dims, "x"), " = ",
+                                            total == UINT64_MAX ? std::string("over 2^64") : absl::StrCat(total),
+                                            " bytes of data, the file has ", bytes.size() - header, ")"));
+  }
+  if (total > kMaxIdxElements) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": ", absl::StrJoin(out.dims, "x"), " elements, more than diffmem reads (", kMaxIdxElements, ")"));
   }
   if (bytes.size() > header + total) {
     return absl::InvalidArgumentError(

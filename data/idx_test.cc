@@ -63,11 +63,15 @@ TEST(IdxTest, CorruptFilesGiveClearErrors) {
   ExpectError(WritePlain("type.idx", IdxBytes({1}, "abcd", 0x0d)), "element type");
   ExpectError(WritePlain("short_header.idx", std::string("\0\0\x08", 3)), "truncated");
   ExpectError(WritePlain("short_dims.idx", std::string("\0\0\x08\x03\0\0\0\x02", 8)), "truncated");
-  ExpectError(WritePlain("short_data.idx", IdxBytes({2, 3, 4}, "only a few")), "truncated");
-  ExpectError(WriteGzip("short_data.gz", IdxBytes({2, 3, 4}, "only a few")), "truncated");
+  ExpectError(WritePlain("short_data.idx", IdxBytes({2, 3, 4}, "only a few")),
+              "file too short for its header's counts (2x3x4 = 24 bytes of data, the file has 10)");
+  ExpectError(WriteGzip("short_data.gz", IdxBytes({2, 3, 4}, "only a few")), "file too short");
   ExpectError(WritePlain("extra.idx", IdxBytes({2}, "abc")), "trailing bytes");
-  ExpectError(WritePlain("zero.idx", IdxBytes({0, 3}, "")), "implausible");
-  ExpectError(WritePlain("huge.idx", IdxBytes({0xffffffff, 0xffffffff}, "")), "implausible");
+  ExpectError(WritePlain("zero.idx", IdxBytes({0, 3}, "")), "IDX dimension 0 (axis 0)");
+  // A header that claims 2^31 images of 28×28 in a 100-byte file: the file is short, whatever the counts.
+  ExpectError(WritePlain("claims.idx", IdxBytes({0x80000000u, 28, 28}, std::string(100 - 16, 'x'))),
+              "file too short for its header's counts (2147483648x28x28 = 1683627180032 bytes of data, the file has 84)");
+  ExpectError(WritePlain("huge.idx", IdxBytes({0xffffffff, 0xffffffff, 0xffffffff}, "")), "over 2^64");
   // A gzip stream whose compressed bytes are damaged.
   const std::string good = WriteGzip("damaged.gz", IdxBytes({64, 64}, std::string(4096, 'z')));
   absl::StatusOr<std::string> bytes = util::ReadFileToString(good);

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -168,7 +169,10 @@ inline absl::StatusOr<Dataset> ReadZipDatasetFromMemory(absl::string_view bytes,
 }
 
 // Encodes `ds` as the bytes of an EDM-style zip (images + dataset.json).
-inline absl::StatusOr<std::string> EncodeEdmZip(const Dataset& ds) {
+// Progress of a long write: images done, images in all.
+using ZipProgress = std::function<void(int64_t done, int64_t total)>;
+
+inline absl::StatusOr<std::string> EncodeEdmZip(const Dataset& ds, const ZipProgress& progress = nullptr) {
   if (absl::Status s = ValidateDataset(ds); !s.ok()) return s;
   if (ds.size() == 0) return absl::InvalidArgumentError(absl::StrCat(ds.source, ": no images to write"));
   if (ds.channels() != 1 && ds.channels() != 3) {
@@ -180,9 +184,13 @@ inline absl::StatusOr<std::string> EncodeEdmZip(const Dataset& ds) {
   for (int64_t i = 0; i < n; ++i) names[i] = EdmImageName(i);
   std::vector<absl::StatusOr<std::string>> encoded(n, absl::UnknownError("not encoded"));
   torch::Tensor images = ds.images.contiguous();
-  at::parallel_for(0, n, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) encoded[i] = EncodePng(images[i], names[i]);
-  });
+  // Blocks of 1000 images, each encoded in parallel, with progress between them.
+  for (int64_t first = 0; first < n; first += 1000) {
+    at::parallel_for(first, std::min(n, first + 1000), 64, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) encoded[i] = EncodePng(images[i], names[i]);
+    });
+    if (progress) progress(std::min(n, first + 1000), n);
+  }
   std::vector<std::string> pngs(n);
   for (int64_t i = 0; i < n; ++i) {
     if (!encoded[i].ok()) return encoded[i].status();
@@ -247,8 +255,8 @@ inline absl::StatusOr<std::string> EncodeEdmZip(const Dataset& ds) {
 }
 
 // Writes `ds` to `path` as an EDM-style zip, atomically (temp file + rename).
-inline absl::Status WriteEdmZip(const std::string& path, const Dataset& ds) {
-  absl::StatusOr<std::string> bytes = EncodeEdmZip(ds);
+inline absl::Status WriteEdmZip(const std::string& path, const Dataset& ds, const ZipProgress& progress = nullptr) {
+  absl::StatusOr<std::string> bytes = EncodeEdmZip(ds, progress);
   if (!bytes.ok()) return absl::Status(bytes.status().code(), absl::StrCat(path, ": ", bytes.status().message()));
   return util::WriteFileAtomically(path, *bytes);
 }

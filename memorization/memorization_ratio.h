@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +42,10 @@ struct MemorizationOptions {
   double threshold = 1.0 / 3.0;  // memorized when d1/d2 < threshold
   double confidence = 0.95;      // level of the Wilson interval
   NearestNeighborsOptions search;  // blocks of the exact search (its k is forced to 2)
+  // Called with (samples done, samples in all) after each block of
+  // `progress_block` samples (the results do not depend on the blocks).
+  std::function<void(int64_t, int64_t)> progress;
+  int64_t progress_block = 1024;
 };
 
 struct SampleMemorization {
@@ -96,8 +101,23 @@ MemorizationReport MemorizationRatio(const NearestNeighbors<Metric>& train, cons
   TORCH_CHECK(train.size() >= 2, "MemorizationRatio: needs at least 2 training images, got ", train.size());
   NearestNeighborsOptions search = options.search;
   search.k = 2;
-  Neighbors nn = train.Search(samples, search);
-  torch::Tensor d = nn.distances.contiguous(), idx = nn.indices.contiguous();
+  torch::Tensor d, idx;
+  if (!options.progress) {
+    Neighbors nn = train.Search(samples, search);
+    d = nn.distances.contiguous();
+    idx = nn.indices.contiguous();
+  } else {
+    std::vector<torch::Tensor> ds, is;
+    const int64_t total = samples.size(0), block = std::max<int64_t>(1, options.progress_block);
+    for (int64_t first = 0; first < total; first += block) {
+      Neighbors nn = train.Search(samples.narrow(0, first, std::min(block, total - first)), search);
+      ds.push_back(nn.distances);
+      is.push_back(nn.indices);
+      options.progress(std::min(total, first + block), total);
+    }
+    d = torch::cat(ds).contiguous();
+    idx = torch::cat(is).contiguous();
+  }
   const double* dp = d.data_ptr<double>();
   const int64_t* ip = idx.data_ptr<int64_t>();
   MemorizationReport report;

@@ -113,6 +113,31 @@ TEST(MemorizationRatioTest, RandomNoiseIsNotMemorized) {
   EXPECT_LT(r.ci_high, 0.03);
 }
 
+// Progress in blocks changes nothing but the calls: the same per-sample rows.
+TEST(MemorizationRatioTest, ProgressBlocksGiveTheSameReport) {
+  torch::manual_seed(7);
+  torch::Tensor train = torch::rand({300, 1, 6, 6});
+  torch::Tensor samples = torch::cat({train.narrow(0, 0, 40) + 0.001 * torch::rand({40, 1, 6, 6}), torch::rand({37, 1, 6, 6})});
+  const MemorizationReport whole = MemorizationRatio(samples, train);
+  MemorizationOptions o;
+  o.progress_block = 16;
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  o.progress = [&](int64_t done, int64_t total) { calls.push_back({done, total}); };
+  const MemorizationReport blocked = MemorizationRatio(samples, train, o);
+  ASSERT_EQ(calls.size(), 5u);  // 16, 32, 48, 64, 77
+  EXPECT_EQ(calls.front(), (std::pair<int64_t, int64_t>{16, 77}));
+  EXPECT_EQ(calls.back(), (std::pair<int64_t, int64_t>{77, 77}));
+  ASSERT_EQ(blocked.samples.size(), whole.samples.size());
+  for (size_t i = 0; i < whole.samples.size(); ++i) {
+    EXPECT_EQ(blocked.samples[i].nearest, whole.samples[i].nearest) << i;
+    EXPECT_EQ(blocked.samples[i].second, whole.samples[i].second) << i;
+    EXPECT_EQ(blocked.samples[i].d1, whole.samples[i].d1) << i;
+    EXPECT_EQ(blocked.samples[i].d2, whole.samples[i].d2) << i;
+  }
+  EXPECT_EQ(blocked.memorized, whole.memorized);
+  EXPECT_GE(whole.memorized, 40);
+}
+
 }  // namespace
 }  // namespace memorization
 }  // namespace diffmem

@@ -21,6 +21,7 @@
 #include "data/zip_dataset.h"
 #include "tools/data_flags.h"
 #include "tools/tool_main.h"
+#include "util/progress.h"
 
 ABSL_FLAG(std::string, out, "", "output zip path (required, *.zip)");
 
@@ -45,7 +46,11 @@ absl::Status Run(const std::vector<char*>& args) {
     std::filesystem::create_directories(parent, ec);
     if (ec) return absl::UnavailableError(absl::StrCat(parent.string(), ": cannot create directory: ", ec.message()));
   }
-  if (absl::Status s = diffmem::data::WriteEdmZip(out, *ds); !s.ok()) return s;
+  diffmem::util::ProgressMeter meter(ds->size(), "images");
+  auto progress = [&](int64_t done, int64_t total) {
+    if (total >= 5000) std::fprintf(stderr, "make_dataset: encoding %s\n", meter.Line(done).c_str());
+  };
+  if (absl::Status s = diffmem::data::WriteEdmZip(out, *ds, progress); !s.ok()) return s;
   std::fprintf(stderr, "make_dataset: wrote %lld images %lldx%lldx%lld%s to %s\n  from %s\n",
                static_cast<long long>(ds->size()), static_cast<long long>(ds->channels()),
                static_cast<long long>(ds->height()), static_cast<long long>(ds->width()),

@@ -22,6 +22,7 @@
 #include "tools/data_flags.h"
 #include "tools/tool_main.h"
 #include "util/atomic_file.h"
+#include "util/progress.h"
 
 ABSL_FLAG(std::string, samples, "", "folder of generated PNG images (searched recursively; required)");
 ABSL_FLAG(std::string, out, "", "output directory for report.json and top_memorized.png (required; created)");
@@ -49,7 +50,9 @@ absl::StatusOr<Samples> ReadSamples(const std::string& dir) {
   if (!names.ok()) return names.status();
   Samples s;
   std::vector<torch::Tensor> images;
+  util::ProgressMeter meter(static_cast<int64_t>(names->size()), "files");
   for (const std::string& rel : *names) {
+    if (images.size() % 2000 == 1999) std::fprintf(stderr, "mem_ratio: reading samples %s\n", meter.Line(images.size() + 1).c_str());
     if (IsToolPicture(rel)) continue;
     const std::string path = absl::StrCat(dir, "/", rel);
     absl::StatusOr<torch::Tensor> image = data::ReadPng(path);
@@ -127,6 +130,10 @@ absl::Status Run(const std::vector<char*>& args, const MetricRatio& ratio) {
   memorization::MemorizationOptions options;
   options.threshold = threshold;
   options.confidence = confidence;
+  util::ProgressMeter meter(samples->images.size(0), "samples");
+  options.progress = [&](int64_t done, int64_t total) {
+    if (total > options.progress_block) std::fprintf(stderr, "mem_ratio: nearest neighbours %s\n", meter.Line(done).c_str());
+  };
   // Pixel space (uint8 values as they are), as in the paper.
   absl::StatusOr<MemorizationReport> report = ratio(absl::GetFlag(FLAGS_metric), samples->images, train->images, options);
   if (!report.ok()) return absl::InvalidArgumentError(absl::StrCat("--metric: ", report.status().message()));
