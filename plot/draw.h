@@ -65,6 +65,19 @@ inline void Marker(cairo_t* cr, double x, double y, double r) {
   cairo_arc(cr, x, y, r, 0, 2 * M_PI);
 }
 
+// Fills the current path, or for open markers paints it white and strokes a ring.
+inline void HollowOrFilled(cairo_t* cr, bool hollow, const PlotColor& color) {
+  if (!hollow) {
+    cairo_fill(cr);
+    return;
+  }
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_fill_preserve(cr);
+  SetColor(cr, color);
+  cairo_set_line_width(cr, 2);
+  cairo_stroke(cr);
+}
+
 }  // namespace internal_draw
 
 // Draws `p` on `cr` (a surface of p.width × p.height units).
@@ -145,8 +158,8 @@ inline void DrawLinePlot(cairo_t* cr, const LinePlot& p) {
       cairo_stroke(cr);
     }
     if (s.markers) {
-      for (const auto& [x, y] : s.points) Marker(cr, L.PixelX(x), L.PixelY(y), 4.5);
-      cairo_fill(cr);
+      for (const auto& [x, y] : s.points) Marker(cr, L.PixelX(x), L.PixelY(y), s.hollow ? 5.5 : 4.5);
+      HollowOrFilled(cr, s.hollow, s.color);
     }
   }
   SetDash(cr, false);
@@ -192,17 +205,17 @@ inline void DrawLinePlot(cairo_t* cr, const LinePlot& p) {
   struct Entry {
     std::string name;
     PlotColor color;
-    bool dashed, marker;
+    bool dashed, marker, hollow;
   };
   std::vector<Entry> entries;
   for (const PlotSeries& s : p.series) {
-    if (!s.name.empty()) entries.push_back({s.name, s.color, s.dashed || !s.line, s.markers});
+    if (!s.name.empty()) entries.push_back({s.name, s.color, s.dashed || !s.line, s.markers, s.hollow});
   }
   for (const PlotRule& r : p.hlines) {
-    if (!r.label.empty()) entries.push_back({r.label, r.color, r.dashed, false});
+    if (!r.label.empty()) entries.push_back({r.label, r.color, r.dashed, false, false});
   }
   for (const PlotRule& r : p.vlines) {
-    if (!r.label.empty()) entries.push_back({r.label, r.color, r.dashed, false});
+    if (!r.label.empty()) entries.push_back({r.label, r.color, r.dashed, false, false});
   }
   if (!entries.empty()) {
     const double bw = L.legend_width(), bh = 20.0 * entries.size() + 10;
@@ -219,13 +232,15 @@ inline void DrawLinePlot(cairo_t* cr, const LinePlot& p) {
       SetColor(cr, entries[i].color);
       SetDash(cr, entries[i].dashed);
       cairo_set_line_width(cr, 2.5);
-      cairo_move_to(cr, bx + 8, y);
-      cairo_line_to(cr, bx + 38, y);
-      cairo_stroke(cr);
+      if (!entries[i].hollow) {  // a series of open markers alone has no line
+        cairo_move_to(cr, bx + 8, y);
+        cairo_line_to(cr, bx + 38, y);
+        cairo_stroke(cr);
+      }
       SetDash(cr, false);
       if (entries[i].marker) {
-        Marker(cr, bx + 23, y, 4.5);
-        cairo_fill(cr);
+        Marker(cr, bx + 23, y, entries[i].hollow ? 5.5 : 4.5);
+        HollowOrFilled(cr, entries[i].hollow, entries[i].color);
       }
       SetColor(cr, kPlotBlack);
       Text(cr, entries[i].name, bx + 46, y + 4, Align::kLeft, 12);

@@ -47,6 +47,7 @@ struct PlotSeries {
   bool line = true;
   bool markers = true;
   bool dashed = false;
+  bool hollow = false;  // open markers (a white disc with a coloured ring), drawn over what lies below
   // Optional error bars: (low, high) per point, same length as `points`.
   std::vector<std::pair<double, double>> y_error;
 };

@@ -176,6 +176,25 @@ TEST(RenderTest, PixelsDifferOnlyAlongTheAddedCurve) {
   EXPECT_GT(changed, 2 * std::hypot(x1 - x0, y1 - y0));
 }
 
+// Open markers: a white centre inside a ring of the series' colour, drawn over
+// the filled marker below them.
+TEST(RenderTest, HollowMarkersAreRingsOverWhatIsBelow) {
+  LinePlot p = RatioPlot();
+  PlotSeries open{"still rising", {{64, 0.6}}, kPlotBlue};
+  open.line = false;
+  open.hollow = true;
+  p.series.push_back(open);
+  const PlotLayout L(p);
+  const Image img = Decode(*PngOf(p));
+  const double x = L.PixelX(64), y = L.PixelY(0.6);
+  EXPECT_TRUE(img.White(static_cast<int>(std::lround(x)), static_cast<int>(std::lround(y))));
+  EXPECT_TRUE(img.Near(x + 5.5, y, kPlotBlue, 1));
+  EXPECT_TRUE(img.Near(x, y - 5.5, kPlotBlue, 1));
+  // Without it, the same spot is the filled blue marker.
+  const Image filled = Decode(*PngOf(RatioPlot()));
+  EXPECT_LE(filled.Distance(static_cast<int>(std::lround(x)), static_cast<int>(std::lround(y)), kPlotBlue), 40);
+}
+
 TEST(RenderTest, RejectsBadInput) {
   LinePlot p = RatioPlot();
   p.width = 10;

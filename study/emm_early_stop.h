@@ -12,6 +12,9 @@
 //   RatioCurvePoint      — one periodic evaluation: training images, ratio, CI
 //   EarlyStopOptions     — epsilon, confirmations, min_images, patience, min_improvement
 //   DecideEarlyStop(o, c) — continue, passed or plateaued, with a reason
+//   StillRising(o, c)     — the curve gained at least min_improvement over its
+//                           last `patience` evaluations: a run that ends so was
+//                           cut short by its duration, not done memorizing
 //
 // Example:
 //   std::vector<RatioCurvePoint> curve;
@@ -114,6 +117,18 @@ inline EarlyStopDecision DecideEarlyStop(const EarlyStopOptions& o, const std::v
     }
   }
   return d;
+}
+
+// Whether the ratio was still rising at the last evaluation: its best over the
+// last `patience` evaluations beats the best before them by min_improvement
+// (the converse of the plateau rule, without its min_images wait).
+inline bool StillRising(const EarlyStopOptions& o, const std::vector<RatioCurvePoint>& curve) {
+  const size_t n = curve.size(), p = static_cast<size_t>(o.patience);
+  if (n <= p) return n >= 2 && curve.back().ratio >= curve.front().ratio + o.min_improvement;
+  double before = 0.0, recent = 0.0;
+  for (size_t i = 0; i < n - p; ++i) before = std::max(before, curve[i].ratio);
+  for (size_t i = n - p; i < n; ++i) recent = std::max(recent, curve[i].ratio);
+  return recent >= before + o.min_improvement;
 }
 
 }  // namespace study

@@ -134,6 +134,29 @@ TEST(EarlyStop, SimulatedNoisyRunsStopNearTheirTopForTheRightReason) {
   }
 }
 
+// The default study's probe curves at the end of 1200 steps (fashion_cpu,
+// 64-sample probes every 150 steps): N = 30, 40 and 60 were still rising;
+// a curve that has flattened is not.
+TEST(EarlyStop, StillRisingWhenTheLastProbesGainedEnough) {
+  EarlyStopOptions o;  // patience 3, min_improvement 0.05
+  auto curve = [](std::vector<double> ratios) {
+    std::vector<RatioCurvePoint> c;
+    for (size_t i = 0; i < ratios.size(); ++i) c.push_back({static_cast<int64_t>(i + 1) * 9600, ratios[i], 0, 1, 64});
+    return c;
+  };
+  EXPECT_TRUE(StillRising(o, curve({0.016, 0.109, 0.328, 0.359, 0.625, 0.703, 0.906, 0.906})));
+  EXPECT_TRUE(StillRising(o, curve({0.0, 0.031, 0.094, 0.297, 0.297, 0.391, 0.562, 0.609})));
+  EXPECT_TRUE(StillRising(o, curve({0.0, 0.016, 0.016, 0.109, 0.125, 0.219, 0.25, 0.266})));
+  EXPECT_FALSE(StillRising(o, curve({0.0, 0.0, 0.0, 0.0})));
+  EXPECT_FALSE(StillRising(o, curve({0.2, 0.5, 0.7, 0.72, 0.71, 0.74})));  // +0.04 < 0.05 over the last 3
+  EXPECT_FALSE(StillRising(o, curve({0.5})));
+  EXPECT_TRUE(StillRising(o, curve({0.1, 0.4})));  // fewer evaluations than the patience: first to last
+  // Exactly the converse of the plateau rule once min_images has passed.
+  for (const auto& c : {curve({0.2, 0.5, 0.7, 0.72, 0.71, 0.74}), curve({0.0, 0.1, 0.3, 0.5, 0.7})}) {
+    EXPECT_EQ(StillRising(o, c), DecideEarlyStop(o, c).verdict != EarlyStop::kPlateaued) << c.back().ratio;
+  }
+}
+
 TEST(EarlyStop, ValidatesOptions) {
   EarlyStopOptions o;
   EXPECT_TRUE(ValidateEarlyStopOptions(o).ok());

@@ -2,7 +2,8 @@
 //
 //   RatioVsNPlot(report)      — memorization ratio vs N (log axis) with CIs, the
 //                               theoretical optimum's ratio for the same N, the
-//                               1 − ε line and the EMM marker (ratio_vs_n.png)
+//                               1 − ε line, the EMM marker, and open markers for
+//                               runs still rising when training ended (ratio_vs_n.png)
 //   RatioCurvesPlot(report)   — per-run ratio vs training images (curves.png)
 //   EmmVsFactorPlot(rows)     — EMM (and the interpolated crossing) vs the
 //                               value of a varied factor (emm_vs_FACTOR.png)
@@ -44,6 +45,13 @@ inline plot::LinePlot RatioVsNPlot(const EmmReport& r) {
   }
   p.series.push_back(model);
   if (!optimum.points.empty()) p.series.push_back(optimum);
+  // Runs cut short by their duration while still rising: open markers over the model's.
+  plot::PlotSeries rising{"still rising when training ended", {}, plot::kPlotBlue, /*line=*/false, /*markers=*/true,
+                         /*dashed=*/false, /*hollow=*/true};
+  for (const EmmRunRecord& run : r.runs) {
+    if (run.still_rising) rising.points.push_back({static_cast<double>(run.n), run.ratio});
+  }
+  if (!rising.points.empty()) p.series.push_back(rising);
   p.hlines.push_back({r.search.memorization_threshold(),
                       absl::StrFormat("1 − ε = %g", r.search.memorization_threshold()), plot::kPlotGray, true});
   if (r.estimate.emm) {
@@ -71,7 +79,9 @@ inline plot::LinePlot RatioCurvesPlot(const EmmReport& r) {
   const plot::PlotColor palette[] = {plot::kPlotBlue, plot::kPlotOrange, plot::kPlotGreen, plot::kPlotVermillion, plot::kPlotPurple, plot::kPlotBlack, plot::kPlotGray};
   size_t k = 0;
   for (const EmmRunRecord& run : r.runs) {
-    plot::PlotSeries s{absl::StrCat("N = ", run.n, " (", EnumName(run.stop), ")"), {}, palette[k++ % 7]};
+    plot::PlotSeries s{absl::StrCat("N = ", run.n, " (", EnumName(run.stop), run.still_rising ? ", still rising" : "", ")"),
+                       {},
+                       palette[k++ % 7]};
     for (const RatioCurvePoint& c : run.curve) s.points.push_back({static_cast<double>(c.images), c.ratio});
     if (!s.points.empty()) p.series.push_back(s);
   }

@@ -59,6 +59,18 @@ TEST(EmmPlot, RatioVsNShowsTheModelTheOptimumTheThresholdAndTheEmm) {
   }
 }
 
+TEST(EmmPlot, StillRisingRunsAreOpenMarkers) {
+  EmmReport r = Report();
+  r.runs[2].still_rising = true;  // N = 80
+  const LinePlot p = RatioVsNPlot(r);
+  ASSERT_EQ(p.series.size(), 3u);
+  EXPECT_TRUE(p.series[2].hollow);
+  EXPECT_FALSE(p.series[2].line);
+  EXPECT_EQ(p.series[2].points, (std::vector<std::pair<double, double>>{{80, 0.55}}));
+  EXPECT_NE(RatioCurvesPlot(r).series[2].name.find("still rising"), std::string::npos);
+  EXPECT_EQ(RatioVsNPlot(Report()).series.size(), 2u);  // none rising: no such series
+}
+
 TEST(EmmPlot, CurvesHaveOneSeriesPerRun) {
   const LinePlot p = RatioCurvesPlot(Report());
   ASSERT_EQ(p.series.size(), 4u);

@@ -6,7 +6,8 @@
 //
 //   MakeEmmReport(config, search, ratio_threshold, runs)
 //   EmmReportToJson / EmmReportFromJson(j, where), ReadEmmReport(path)
-//   EmmSummaryLine(r)   — "EMM = 40 (bracket [40, 60], interpolated 47.3; converged)"
+//   EmmSummaryLine(r)   — "EMM = 40 (bracket [40, 60], interpolated 47.3; converged)", and
+//                         "; lower bound: runs at N=60 were still rising" when so
 //   EmmReportText(r)    — the summary line and one line per run, as the tools print it
 //
 // Example:
@@ -28,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "study/emm_search.h"
 #include "study/emm_search_json.h"
 #include "study/run_record.h"
@@ -47,6 +49,12 @@ struct EmmReport {
   std::vector<EmmRunRecord> runs;      // ascending N
   EmmEstimate estimate;
   std::vector<int64_t> next_runs;      // what the search would measure next (empty: finished)
+  // Runs that do not memorize, sit in the EMM's bracket (EMM < N <= N_hi) and
+  // were still rising when training ended: more training could move the
+  // crossing up, so the EMM is then a lower bound.
+  std::vector<int64_t> still_rising_in_bracket;
+
+  bool emm_is_lower_bound() const { return !still_rising_in_bracket.empty(); }
 
   double wall_seconds() const {
     double s = 0;
@@ -70,6 +78,13 @@ inline EmmReport MakeEmmReport(nlohmann::json config, const EmmSearchOptions& se
   for (const EmmRunRecord& run : r.runs) ms.push_back(run.measurement());
   r.estimate = SummarizeEmmSearch(search, ms);
   r.next_runs = NextEmmRuns(search, ms);
+  for (const EmmRunRecord& run : r.runs) {
+    const bool above = !r.estimate.emm || run.n > *r.estimate.emm;
+    const bool within = !r.estimate.n_hi || run.n <= *r.estimate.n_hi;
+    if (run.still_rising && run.ratio < search.memorization_threshold() && above && within) {
+      r.still_rising_in_bracket.push_back(run.n);
+    }
+  }
   return r;
 }
 
@@ -82,6 +97,8 @@ inline nlohmann::json EmmReportToJson(const EmmReport& r) {
           {"ratio_threshold", r.ratio_threshold},
           {"estimate", EmmEstimateToJson(r.estimate, r.search)},
           {"next_runs", r.next_runs},
+          {"emm_is_lower_bound", r.emm_is_lower_bound()},
+          {"still_rising_in_bracket", r.still_rising_in_bracket},
           {"wall_seconds", r.wall_seconds()},
           {"runs", runs}};
 }
@@ -107,6 +124,10 @@ inline absl::StatusOr<EmmReport> EmmReportFromJson(const nlohmann::json& j, cons
     records.push_back(std::move(*rec));
   }
   EmmReport r = MakeEmmReport(*config, *o, ratio_threshold, std::move(records));
+  if (const nlohmann::json* rising = f.Get("still_rising_in_bracket", /*required=*/false);
+      rising != nullptr && *rising != nlohmann::json(r.still_rising_in_bracket)) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": field 'still_rising_in_bracket' disagrees with the runs"));
+  }
   if (EmmEstimateToJson(r.estimate, *o) != *estimate) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": field 'estimate' disagrees with the runs (expected ",
@@ -121,14 +142,19 @@ inline absl::StatusOr<EmmReport> ReadEmmReport(const std::string& path) {
   return EmmReportFromJson(*j, path);
 }
 
-// "EMM = 40 (bracket [40, 60], interpolated 47.3; converged)".
+// "EMM = 40 (bracket [40, 60], interpolated 47.3; converged)", with "; lower
+// bound: runs at N=60 were still rising" when a still-rising run sits in the bracket.
 inline std::string EmmSummaryLine(const EmmReport& r) {
   const EmmEstimate& e = r.estimate;
   auto opt = [](const std::optional<int64_t>& v) { return v ? absl::StrCat(*v) : std::string("none"); };
   std::string s = absl::StrCat("EMM = ", opt(e.emm), " (bracket [", opt(e.n_lo), ", ", opt(e.n_hi), "]");
   if (e.interpolated) absl::StrAppend(&s, absl::StrFormat(", interpolated %.1f", *e.interpolated));
-  absl::StrAppend(&s, "; ", EnumName(e.status), ")");
-  return s;
+  absl::StrAppend(&s, "; ", EnumName(e.status));
+  if (r.emm_is_lower_bound()) {
+    absl::StrAppend(&s, "; lower bound: runs at N=", absl::StrJoin(r.still_rising_in_bracket, ", "),
+                    " were still rising");
+  }
+  return s + ")";
 }
 
 // The summary line, then one line per run:
@@ -136,11 +162,12 @@ inline std::string EmmSummaryLine(const EmmReport& r) {
 inline std::string EmmReportText(const EmmReport& r) {
   std::string text = EmmSummaryLine(r) + "\n";
   for (const EmmRunRecord& run : r.runs) {
-    absl::StrAppend(&text, absl::StrFormat("  N=%-6d ratio %.3f [%.3f, %.3f]%s  %d steps (%s)  %.0f s\n", run.n,
+    absl::StrAppend(&text, absl::StrFormat("  N=%-6d ratio %.3f [%.3f, %.3f]%s  %d steps (%s%s)  %.0f s\n", run.n,
                                            run.ratio, run.ci_low, run.ci_high,
                                            run.optimum_ratio ? absl::StrFormat("  optimum %.3f", *run.optimum_ratio)
                                                              : "",
-                                           run.train_steps, EnumName(run.stop), run.wall_seconds()));
+                                           run.train_steps, EnumName(run.stop), run.still_rising ? ", still rising" : "",
+                                           run.wall_seconds()));
   }
   return text;
 }

@@ -80,6 +80,33 @@ TEST(EmmReport, TextHasTheSummaryAndOneLinePerRun) {
             "  N=40     ratio 0.094 [0.044, 0.144]  optimum 1.000  4000 steps (plateaued)  60 s\n");
 }
 
+// A run above the EMM, within the bracket, that does not memorize but was
+// still rising when its duration ended: the EMM is a lower bound, and says so.
+TEST(EmmReport, StillRisingRunsInTheBracketMakeTheEmmALowerBound) {
+  std::vector<EmmRunRecord> runs = {MakeRun(20, 64, 64), MakeRun(40, 6, 64), MakeRun(80, 1, 64)};
+  runs[2].still_rising = true;  // N = 80: outside the bracket [20, 40]
+  EXPECT_FALSE(MakeEmmReport({}, Options(), 1.0 / 3, runs).emm_is_lower_bound());
+  runs[0].still_rising = true;  // N = 20 memorizes: rising does not matter
+  EXPECT_FALSE(MakeEmmReport({}, Options(), 1.0 / 3, runs).emm_is_lower_bound());
+  runs[1].still_rising = true;  // N = 40 = N_hi
+  const EmmReport r = MakeEmmReport({}, Options(), 1.0 / 3, runs);
+  EXPECT_EQ(r.still_rising_in_bracket, (std::vector<int64_t>{40}));
+  EXPECT_EQ(EmmSummaryLine(r),
+            "EMM = 20 (bracket [20, 40], interpolated 21.6; searching; lower bound: runs at N=40 were still rising)");
+  EXPECT_NE(EmmReportText(r).find("N=40     ratio 0.094 [0.044, 0.144]  optimum 1.000  4000 steps (plateaued, still rising)"),
+            std::string::npos)
+      << EmmReportText(r);
+  const nlohmann::json j = EmmReportToJson(r);
+  EXPECT_EQ(j["emm_is_lower_bound"], true);
+  EXPECT_EQ(j["still_rising_in_bracket"], nlohmann::json({40}));
+  absl::StatusOr<EmmReport> back = EmmReportFromJson(j, "r.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->still_rising_in_bracket, r.still_rising_in_bracket);
+  nlohmann::json edited = j;
+  edited["still_rising_in_bracket"] = nlohmann::json::array();
+  EXPECT_FALSE(EmmReportFromJson(edited, "r.json").ok());
+}
+
 TEST(EmmReport, ReadersNameTheFileAndTheBadField) {
   const nlohmann::json good = EmmReportToJson(MakeEmmReport({}, Options(), 1.0 / 3, {MakeRun(20, 64, 64), MakeRun(40, 6, 64)}));
   ASSERT_TRUE(EmmReportFromJson(good, "r.json").ok()) << EmmReportFromJson(good, "r.json").status();

@@ -5,7 +5,8 @@
 // images). Readers check the schema and name the file and the field.
 //
 //   RunStop                        — duration | passed | plateaued (why training ended)
-//   EmmRunRecord                   — one N
+//   EmmRunRecord                   — one N (still_rising: cut short by its duration
+//                                    while the probe ratio was still rising)
 //   RatioCurveToJson / FromJson    — the probe curve
 //   EmmRunRecordToJson / FromJson, ReadEmmRunRecord
 //
@@ -72,6 +73,7 @@ struct EmmRunRecord {
   int64_t train_steps = 0, train_images = 0;
   RunStop stop = RunStop::kDuration;
   std::string stop_reason;
+  bool still_rising = false;            // the duration ended it while its probe ratio was still rising
   double train_seconds = 0, evaluate_seconds = 0;  // wall time
   std::vector<RatioCurvePoint> curve;   // periodic small-batch evaluations
 
@@ -123,6 +125,7 @@ inline nlohmann::json EmmRunRecordToJson(const EmmRunRecord& r) {
           {"train_images", r.train_images},
           {"stop", EnumName(r.stop)},
           {"stop_reason", r.stop_reason},
+          {"still_rising", r.still_rising},
           {"train_seconds", r.train_seconds},
           {"evaluate_seconds", r.evaluate_seconds},
           {"wall_seconds", r.wall_seconds()},
@@ -149,6 +152,10 @@ inline absl::StatusOr<EmmRunRecord> EmmRunRecordFromJson(const nlohmann::json& j
   absl::StatusOr<RunStop> stop = ParseEnum<RunStop>(f.String("stop"), "stop");
   f.Check(stop.ok(), "stop", "must be duration, passed or plateaued");
   r.stop_reason = f.String("stop_reason");
+  if (const nlohmann::json* rising = f.Get("still_rising", /*required=*/false)) {  // absent in older records
+    f.Check(rising->is_boolean(), "still_rising", "must be true or false");
+    r.still_rising = rising->is_boolean() && rising->get<bool>();
+  }
   r.train_seconds = f.Number("train_seconds");
   r.evaluate_seconds = f.Number("evaluate_seconds");
   f.Check(r.n >= 1, "n", "must be >= 1");

@@ -190,6 +190,7 @@ inline absl::StatusOr<EmmRunRecord> RunEmmTrainingRun(const std::string& study_d
       if (d.stop()) stopped = d;
     }
     rec.stop = stopped ? RunStopOf(stopped->verdict) : RunStop::kDuration;
+    rec.still_rising = rec.stop == RunStop::kDuration && StillRising(es, probe.curve);
     rec.stop_reason = stopped ? stopped->reason : absl::StrCat("trained the full ", result.steps, " steps");
     rec.curve = probe.curve;
 
