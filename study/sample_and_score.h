@@ -1,8 +1,11 @@
 // How an EMM study measures a denoiser (a trained network or the empirical
-// optimum): sample fixed seeds with the EDM Heun sampler, turn the samples
-// into pixels as they would be saved, and compute their memorization ratio
-// against the training images in pixel space with the study's metric
-// (looked up by name in memorization::DistanceMetrics).
+// optimum): sample fixed seeds with the EDM Heun sampler (18 steps, the σ
+// range narrowed to the denoiser's before discretizing, as EDM), asking a
+// conditional denoiser for the class EDM draws for each seed (uniform,
+// seeded: the same classes //tools:sample asks for), turn the samples into
+// pixels as they would be saved, and compute their memorization ratio against
+// the training images in pixel space with the study's metric (looked up by
+// name in memorization::DistanceMetrics).
 //
 //   SeedRange(first, count)        — first, first+1, …
 //   kProbeSeedOffset               — probe seeds never overlap the final samples' seeds
@@ -23,7 +26,8 @@
 #include "absl/status/statusor.h"
 #include "data/dataset.h"
 #include "data/pixels.h"
-#include "diffusion/edm_sampler.h"
+#include "diffusion/edm_seeds.h"
+#include "diffusion/sampler_config.h"
 #include "memorization/distance.h"
 #include "memorization/memorization_ratio.h"
 #include "study/study_config.h"
@@ -49,17 +53,17 @@ struct Scored {
 template <class D>
 absl::StatusOr<Scored> SampleAndScore(const EmmStudyConfig& c, D& denoiser, const data::Dataset& train,
                                       const std::vector<uint64_t>& seeds, torch::Device device) {
-  diffusion::SamplerOptions so;
-  so.num_steps = c.sampler_steps;
-  diffusion::EdmSampler<diffusion::HeunSolver, diffusion::EdmRhoSteps> sampler(so);
+  diffusion::SamplerConfig sampler;
+  sampler.num_steps = c.sampler_steps;
+  const std::vector<int64_t> shape = {train.channels(), train.height(), train.width()};
   torch::Tensor labels;
-  if (train.has_labels()) {
-    // Class labels cycle through the training labels, so every label is asked for.
-    torch::Tensor idx = torch::arange(static_cast<int64_t>(seeds.size()), torch::kInt64).remainder(train.size());
-    labels = train.labels.index_select(0, idx).to(device);
-  }
-  torch::Tensor x = sampler.SampleFromSeeds(denoiser, seeds, {train.channels(), train.height(), train.width()}, labels,
-                                            device);
+  if (train.has_labels()) labels = diffusion::SeedLabels(seeds, shape, train.num_classes).to(device);
+  torch::Tensor x;
+  absl::Status sampled = diffusion::VisitSampler(sampler, denoiser, [&](const auto& s) {
+    x = s.SampleFromSeeds(denoiser, seeds, shape, labels, device);
+    return absl::OkStatus();
+  });
+  if (!sampled.ok()) return sampled;
   Scored out;
   out.pixels = data::FloatToPixels(x.cpu());
   memorization::MemorizationOptions mo;

@@ -7,6 +7,7 @@
 #include "data/idx.h"
 #include "data/subsets.h"
 #include "gtest/gtest.h"
+#include "diffusion/edm_seeds.h"
 #include "memorization/optimal_denoiser.h"
 
 namespace diffmem {
@@ -43,18 +44,34 @@ TEST(SampleAndScoreTest, TheOptimumIsFullyMemorized) {
   EXPECT_EQ(SeedRange(5, 3), (std::vector<uint64_t>{5, 6, 7}));
 }
 
-// A class-conditional optimum asked for label y returns a training image of class y.
-TEST(SampleAndScoreTest, ConditionalSamplesFollowTheirLabels) {
+// A class-conditional optimum asked for class y returns a training image of
+// class y; the class of each seed is EDM's uniform, seeded draw.
+TEST(SampleAndScoreTest, ConditionalSamplesFollowTheirSeedsClasses) {
   const data::Dataset train = Train();
   ASSERT_TRUE(train.has_labels());
   memorization::EmpiricalOptimalDenoiser optimum(data::PixelsToFloat(train.images), train.labels);
   EmmStudyConfig c;
-  absl::StatusOr<Scored> s = SampleAndScore(c, optimum, train, SeedRange(0, 20), torch::kCPU);
+  const std::vector<uint64_t> seeds = SeedRange(0, 20);
+  absl::StatusOr<Scored> s = SampleAndScore(c, optimum, train, seeds, torch::kCPU);
   ASSERT_TRUE(s.ok()) << s.status();
+  const torch::Tensor asked = diffusion::SeedLabels(seeds, {1, 7, 7}, train.num_classes);
   for (size_t i = 0; i < s->report.samples.size(); ++i) {
-    const int64_t asked = train.labels[static_cast<int64_t>(i) % train.size()].item<int64_t>();
-    EXPECT_EQ(train.labels[s->report.samples[i].nearest].item<int64_t>(), asked) << "sample " << i;
+    EXPECT_EQ(train.labels[s->report.samples[i].nearest].item<int64_t>(), asked[i].item<int64_t>()) << "sample " << i;
   }
+}
+
+// With a unique label per image (the paper's N = 50k experiment), the seeds'
+// classes cover the label range uniformly, not just its first few values.
+TEST(SampleAndScoreTest, SeedClassesAreUniformOverManyClasses) {
+  const std::vector<uint64_t> seeds = SeedRange(0, 10000);
+  const torch::Tensor y = diffusion::SeedLabels(seeds, {3, 8, 8}, 50000);
+  EXPECT_GE(y.min().item<int64_t>(), 0);
+  EXPECT_LT(y.max().item<int64_t>(), 50000);
+  // 10 bins of 5000 classes: each holds about 1000 of the 10000 seeds (a chi-square test, 9 dof, p = 0.001).
+  const torch::Tensor bins = torch::bincount(torch::floor_divide(y, 5000), {}, 10).to(torch::kFloat64);
+  const double chi2 = ((bins - 1000).square() / 1000).sum().item<double>();
+  EXPECT_LT(chi2, 27.88) << bins;
+  EXPECT_GT(std::get<0>(torch::_unique(y)).size(0), 9000);  // nearly all distinct
 }
 
 TEST(SampleAndScoreTest, AnUnknownMetricIsAnError) {
