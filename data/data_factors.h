@@ -9,8 +9,10 @@
 //   3. n > 0:         subset "first" | "balanced" | "random"  (size N)
 //   4. mix_data:      MixSources(step 3, ReadDataset(mix_data), mix_fraction)
 //                     (the second source is taken as is: its first α·N images)
-//   5. pad, resolution: PadImages(pad), then DownsampleByArea(resolution)
-//                     (data dimension; pad = 2 takes 28×28 to 32×32 → 16, 8)
+//   5. pad, resolution: PadImages(pad), then to resolution×resolution by
+//                     `resize`: area (averaging by an integer factor; pad = 2
+//                     takes 28×28 to 32×32 → 16, 8) or lanczos (PIL's LANCZOS,
+//                     as the authors lower CIFAR-10's resolution; any size)
 //   6. labels:        "keep" | "true" | "none" | "random" (label_classes C) | "unique"
 // A random subset draws with `seed`, random labels with `seed + 1`.
 //
@@ -37,6 +39,7 @@
 #include "absl/strings/str_cat.h"
 #include "data/dataset.h"
 #include "data/read_dataset.h"
+#include "data/resize.h"
 #include "data/subsets.h"
 #include "util/json_fields.h"
 
@@ -50,7 +53,8 @@ struct DataFactors {
   std::string mix_data;          // spec of a second source to mix in ("" : none)
   double mix_fraction = 0.0;     // fraction of the images taken from mix_data
   int64_t pad = 0;               // zero border added on every side first
-  int64_t resolution = 0;        // area-average to resolution×resolution (0: keep)
+  int64_t resolution = 0;        // resize to resolution×resolution (0: keep)
+  std::string resize = "area";   // area | lanczos
   std::string labels = "keep";   // keep | true | none | random | unique
   int64_t label_classes = 0;     // C for labels = random
   uint64_t seed = 0;             // for subset = random and labels = random
@@ -72,6 +76,9 @@ inline absl::Status ValidateDataFactors(const DataFactors& f) {
   if (f.mix_data.empty() && f.mix_fraction > 0.0) return bad("mix_fraction", "needs --mix_data");
   if (f.pad < 0) return bad("pad", absl::StrCat("must be >= 0, got ", f.pad));
   if (f.resolution < 0) return bad("resolution", absl::StrCat("must be >= 0, got ", f.resolution));
+  if (f.resize != "area" && f.resize != "lanczos") {
+    return bad("resize", absl::StrCat("'", f.resize, "': expected area or lanczos"));
+  }
   if (f.labels != "keep" && f.labels != "true" && f.labels != "none" && f.labels != "random" &&
       f.labels != "unique") {
     return bad("labels", absl::StrCat("'", f.labels, "': expected keep, true, none, random or unique"));
@@ -108,7 +115,7 @@ inline absl::StatusOr<Dataset> ApplyDataFactors(Dataset ds, const DataFactors& f
     ds = *std::move(r);
   }
   if (f.resolution > 0) {
-    absl::StatusOr<Dataset> r = DownsampleByArea(ds, f.resolution);
+    absl::StatusOr<Dataset> r = f.resize == "lanczos" ? ResizeLanczos(ds, f.resolution) : DownsampleByArea(ds, f.resolution);
     if (!r.ok()) return r.status();
     ds = *std::move(r);
   }
@@ -129,8 +136,9 @@ inline absl::StatusOr<Dataset> ApplyDataFactors(Dataset ds, const DataFactors& f
 
 // Every factor but n (a study varies n per run).
 inline nlohmann::json DataFactorsToJson(const DataFactors& f) {
-  return {{"subset", f.subset}, {"classes", f.classes}, {"mix_data", f.mix_data}, {"mix_fraction", f.mix_fraction},
-          {"pad", f.pad},       {"resolution", f.resolution}, {"labels", f.labels}, {"label_classes", f.label_classes},
+  return {{"subset", f.subset},         {"classes", f.classes},       {"mix_data", f.mix_data},
+          {"mix_fraction", f.mix_fraction}, {"pad", f.pad},             {"resolution", f.resolution},
+          {"resize", f.resize},         {"labels", f.labels},         {"label_classes", f.label_classes},
           {"seed", f.seed}};
 }
 
@@ -144,6 +152,7 @@ inline absl::StatusOr<DataFactors> DataFactorsFromJson(const nlohmann::json& j, 
   f.mix_fraction = g.Number("mix_fraction");
   f.pad = g.Integer("pad");
   f.resolution = g.Integer("resolution");
+  if (g.Get("resize", /*required=*/false) != nullptr) f.resize = g.String("resize");  // absent before Lanczos existed
   f.labels = g.String("labels");
   f.label_classes = g.Integer("label_classes");
   const int64_t seed = g.Integer("seed");

@@ -44,6 +44,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "data/dataset.h"
+#include "data/resize.h"
 
 namespace diffmem {
 namespace data {
@@ -205,6 +206,21 @@ inline absl::StatusOr<torch::Tensor> DownsampleByArea(const torch::Tensor& image
   if (k == 1) return images.clone();
   torch::Tensor sums = images.to(torch::kInt32).reshape({n, c, height, fh, width, fw}).sum({3, 5}, false, torch::kInt32);
   return sums.add(k / 2).div(k, "floor").to(torch::kUInt8).contiguous();
+}
+
+// A data set at resolution×resolution (square images only) by PIL's LANCZOS
+// resampling (data/resize.h), as the authors lower CIFAR-10's resolution.
+inline absl::StatusOr<Dataset> ResizeLanczos(const Dataset& ds, int64_t resolution) {
+  if (ds.height() != ds.width()) {
+    return absl::InvalidArgumentError(absl::StrCat(ds.source, ": resolution change needs square images, got ",
+                                                   ds.height(), "x", ds.width()));
+  }
+  absl::StatusOr<torch::Tensor> images = ResizeLanczos(ds.images, resolution, resolution);
+  if (!images.ok()) return absl::InvalidArgumentError(absl::StrCat(ds.source, ": ", images.status().message()));
+  Dataset out = ds;
+  out.images = *std::move(images);
+  out.source = absl::StrCat(ds.source, " | ", resolution, "x", resolution, " by Lanczos");
+  return out;
 }
 
 // Zero padding of `pixels` on every side, as the authors bring 28×28 MNIST to

@@ -51,14 +51,27 @@ inline int64_t RoundUp(int64_t x, int64_t q) { return (x + q - 1) / q * q; }
 
 }  // namespace internal_factors
 
-// Data dimension: images area-averaged to R×R.
+// Data dimension: images resized to R×R (by the study's resize method), with
+// the attention resolutions moved along so the same network levels attend
+// (the authors: attention at 16 px for 32 px data, 8 at 16, 4 at 8). The
+// network's own resolution is what the preset designed it for.
 struct ResolutionFactor {
   static constexpr const char* kName = "resolution";
   static constexpr const char* kValues = "a positive integer";
   static absl::Status Apply(EmmStudyConfig& c, const std::string& value) {
     absl::StatusOr<int64_t> r = internal_factors::PositiveInt(value);
     if (!r.ok()) return r.status();
+    const int64_t base = c.network.unet.img_resolution();
+    std::vector<int64_t> attn;
+    for (int64_t a : c.network.unet.attn_resolutions()) {
+      if (a * *r % base != 0 || a * *r / base < 1) {
+        return absl::InvalidArgumentError(absl::StrCat("attention at ", a, " px of a ", base,
+                                                       " px network does not scale to ", *r, " px"));
+      }
+      attn.push_back(a * *r / base);
+    }
     c.data.resolution = *r;
+    c.network.unet.img_resolution(*r).attn_resolutions(attn);
     return absl::OkStatus();
   }
 };

@@ -1,14 +1,31 @@
 #include "study/factors.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "study/presets.h"
 
 namespace diffmem {
 namespace study {
 namespace {
+
+// The authors' data-dimension study: the same network levels attend at every
+// resolution (16 px at 32, 8 at 16, 4 at 8).
+TEST(FactorsTest, ResolutionMovesTheAttentionWithTheData) {
+  const EmmStudyConfig paper = PaperCifar10Preset::Config();
+  ASSERT_EQ(paper.network.unet.attn_resolutions(), (std::vector<int64_t>{16}));
+  for (auto [r, attn] : {std::pair<int64_t, int64_t>{32, 16}, {16, 8}, {8, 4}}) {
+    EmmStudyConfig c = paper;
+    ASSERT_TRUE(ApplyFactor(c, "resolution", absl::StrCat(r)).ok()) << r;
+    EXPECT_EQ(c.data.resolution, r);
+    EXPECT_EQ(c.network.unet.attn_resolutions(), (std::vector<int64_t>{attn})) << r;
+  }
+  EmmStudyConfig odd = paper;
+  EXPECT_NE(ApplyFactor(odd, "resolution", "3").message().find("attention at 16 px of a 32 px network does not scale to 3 px"), std::string::npos);
+}
 
 TEST(FactorsTest, EachFactorChangesItsSetting) {
   const EmmStudyConfig base = FashionCpuPreset::Config();

@@ -1,7 +1,7 @@
 // The data flags every diffmem tool shares, so that a training set is named
 // the same way in train, optimum, mem_ratio, make_dataset and estimate_emm:
 //   --data --n --subset --classes --mix_data --mix_fraction --pad
-//   --resolution --labels --label_classes --data_seed
+//   --resolution --resize --labels --label_classes --data_seed
 // Each is a Given<T> flag (tools/given_flag.h): a tool starts from its own
 // defaults (or a preset) and overlays the flags given on the command line.
 //
@@ -31,6 +31,7 @@ ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, mix_data);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<double>, mix_fraction);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, pad);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, resolution);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, resize);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, labels);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, label_classes);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<uint64_t>, data_seed);
