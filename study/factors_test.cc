@@ -15,7 +15,8 @@ namespace {
 // The authors' data-dimension study: the same network levels attend at every
 // resolution (16 px at 32, 8 at 16, 4 at 8).
 TEST(FactorsTest, ResolutionMovesTheAttentionWithTheData) {
-  const EmmStudyConfig paper = PaperCifar10Preset::Config();
+  EmmStudyConfig paper = PaperCifar10Preset::Config();
+  paper.data_spec = "cifar10:/data/cifar-10-batches-bin";
   ASSERT_EQ(paper.network.unet.attn_resolutions(), (std::vector<int64_t>{16}));
   for (auto [r, attn] : {std::pair<int64_t, int64_t>{32, 16}, {16, 8}, {8, 4}}) {
     EmmStudyConfig c = paper;

@@ -43,6 +43,7 @@ TEST(PresetsTest, PaperCifar10FollowsThePaper) {
   EXPECT_DOUBLE_EQ(c.train.epochs, 40000);
   EXPECT_EQ(c.weights, diffusion::Weights::kEma);
   EXPECT_EQ(c.samples, 10000);
+  EXPECT_EQ(c.data_spec, "");  // the user names CIFAR-10 (--data)
 }
 
 }  // namespace

@@ -67,10 +67,19 @@ struct EmmStudyConfig {
   EmmSearchOptions search;
 };
 
+// How to get the paper's data, for the message when a study names none.
+inline constexpr char kNeedCifar10[] =
+    "The paper's studies need CIFAR-10: --data=cifar10:DIR, DIR holding the binary batches (data_batch_1.bin ... "
+    "test_batch.bin, from cifar-10-binary.tar.gz at https://www.cs.toronto.edu/~kriz/cifar.html), or an EDM "
+    "dataset zip made by EDM's dataset_tool.py: --data=cifar10-32x32.zip";
+
 inline absl::Status ValidateEmmStudyConfig(const EmmStudyConfig& c) {
   auto bad = [](const char* flag, const std::string& why) {
     return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", why));
   };
+  if (c.data_spec.empty()) {
+    return bad("data", absl::StrCat("no training data given. ", kNeedCifar10));
+  }
   if (absl::Status s = data::ValidateDataFactors(c.data); !s.ok()) return s;
   if (absl::Status s = diffusion::ValidateTrainOptions(c.train); !s.ok()) return s;
   if (absl::Status s = ValidateEmmSearchOptions(c.search); !s.ok()) return s;

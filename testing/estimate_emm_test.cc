@@ -270,7 +270,7 @@ TEST(EstimateEmm, DryRunPrintsTheResolvedConfiguration) {
   EXPECT_EQ(j["studies"][0]["next_runs"], nlohmann::json({320}));  // the extra point first
   EXPECT_FALSE(Exists(d)) << "a dry run writes nothing";
   // A preset named in a flagfile works like one on the command line.
-  std::ofstream(flagfile) << "--preset=paper_cifar10\n";
+  std::ofstream(flagfile) << "--preset=paper_cifar10\n--data=cifar10:/data/cifar-10-batches-bin\n";
   ASSERT_EQ(std::system(absl::StrCat(g_tool, " --dry_run --flagfile=", flagfile, " --out=", d, " > ", json,
                                      " 2>/dev/null").c_str()),
             0);
@@ -279,6 +279,13 @@ TEST(EstimateEmm, DryRunPrintsTheResolvedConfiguration) {
 
 TEST(EstimateEmm, BadInputFailsWithAClearMessage) {
   const std::string d = Dir("bad");
+  // The paper's preset without CIFAR-10: how to get it, not a bare "cifar10" read error.
+  Result paper = RunTool(absl::StrCat("--preset=paper_cifar10 --out=", d));
+  EXPECT_NE(paper.code, 0);
+  EXPECT_NE(paper.output.find("--data: no training data given. The paper's studies need CIFAR-10: --data=cifar10:DIR"),
+            std::string::npos)
+      << paper.output;
+  EXPECT_FALSE(Exists(d));
   Result r = RunTool(absl::StrCat(kTiny, " --weights=best --out=", d));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("--weights"), std::string::npos) << r.output;
