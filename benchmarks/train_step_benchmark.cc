@@ -83,6 +83,7 @@ std::unique_ptr<BenchTrainer> StartTrainer(const Config& c, const std::string& d
   t.batch_size = c.batch;
   t.lr = 1e-3;
   t.steps = 1 << 30;
+  t.ema_schedule = diffmem::diffusion::EmaSchedule::kFixed;
   t.ema_beta = 0.999;
   t.device = "cpu";
   std::filesystem::remove_all(dir);

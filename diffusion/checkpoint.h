@@ -88,6 +88,28 @@ inline absl::Status SaveCheckpoint(const std::string& path, const CheckpointStat
   return util::WriteFileAtomically(path, bytes.str());
 }
 
+// A snapshot of a run: the EMA weights alone (archive key "ema") with the
+// step, image count and configuration — compact, for scoring a run's series
+// of snapshots; it holds no optimizer or generator state, so it cannot be
+// resumed. ReadCheckpointConfig and LoadCheckpointWeights(..., kEma, ...) read it.
+inline absl::Status SaveSnapshot(const std::string& path, int64_t step, int64_t nimg, const std::string& config_json,
+                                 const torch::nn::Module& ema) {
+  std::ostringstream bytes;
+  try {
+    torch::serialize::OutputArchive archive;
+    torch::serialize::OutputArchive ema_archive;
+    ema.save(ema_archive);
+    archive.write("ema", ema_archive);
+    archive.write("step", torch::tensor(step, torch::kInt64));
+    archive.write("nimg", torch::tensor(nimg, torch::kInt64));
+    archive.write("config", c10::IValue(config_json));
+    archive.save_to(bytes);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat(path, ": cannot serialize snapshot: ", e.what_without_backtrace()));
+  }
+  return util::WriteFileAtomically(path, bytes.str());
+}
+
 namespace internal_checkpoint {
 
 inline absl::StatusOr<torch::serialize::InputArchive> Open(const std::string& path, c10::optional<torch::Device> device) {
@@ -226,7 +248,10 @@ inline absl::Status LoadCheckpointWeights(const std::string& path, Weights weigh
   if (!archive.ok()) return archive.status();
   try {
     torch::serialize::InputArchive sub;
-    archive->read(which, sub);
+    if (!archive->try_read(which, sub)) {
+      return absl::NotFoundError(absl::StrCat(path, ": holds no '", EnumName(weights), "' weights",
+                                              weights == Weights::kRaw ? " (a snapshot keeps the EMA weights only)" : ""));
+    }
     internal_checkpoint::LoadModuleChecked(net, sub, which);
   } catch (const c10::Error& e) {
     return absl::DataLossError(

@@ -36,21 +36,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "diffusion/ema_schedule.h"
+
 namespace diffmem {
 namespace diffusion {
-
-// EDM's defaults (train.py: --ema 0.5 Mimg, --ema_rampup 0.05).
-struct EmaHalfLife {
-  double halflife_kimg = 500;
-  double rampup_ratio = 0.05;  // ≤ 0: no ramp-up
-};
-
-// β for one step of `batch_size` images after `cur_nimg` images.
-inline double HalfLifeBeta(int64_t batch_size, int64_t cur_nimg, const EmaHalfLife& h) {
-  double halflife_nimg = h.halflife_kimg * 1000;
-  if (h.rampup_ratio > 0) halflife_nimg = std::min(halflife_nimg, static_cast<double>(cur_nimg) * h.rampup_ratio);
-  return std::pow(0.5, static_cast<double>(batch_size) / std::max(halflife_nimg, 1e-8));
-}
 
 template <class Net>
 class Ema {

@@ -19,7 +19,13 @@
 //
 // Data order: epoch e visits the images in the order of a Fisher–Yates
 // permutation drawn from std::mt19937_64 seeded by seed_seq{seed, e} (fixed by
-// the C++ standard); batches run across epoch boundaries.
+// the C++ standard), or with data_order = fixed epoch 0's permutation every
+// epoch (the authors' sampler with window size 0); batches run across epoch
+// boundaries.
+//
+// Snapshots (snapshot_kimg > 0): snapshots/network-snapshot-KKKKKK.pt (KKKKKK:
+// kimg seen, as EDM names them) with the EMA weights alone, whenever the images
+// seen cross a multiple of snapshot_kimg and at the end of training.
 //
 // Callbacks: `started` once the run directory is ready (and a resumed run's
 // step known); `progress` every log_every steps and at the end; `hook` every
@@ -31,7 +37,7 @@
 // Example:
 //   using namespace diffmem::diffusion;
 //   NetworkConfig net;  net.unet = UNetOptions(16, 1, 1).model_channels(32).channel_mult({1, 2});
-//   TrainOptions t;     t.steps = 2000;  t.ema_beta = 0.99;  t.lr = 1e-3;
+//   TrainOptions t;     t.steps = 2000;  t.ema_schedule = EmaSchedule::kFixed;  t.ema_beta = 0.99;  t.lr = 1e-3;
 //   TrainCallbacks cb;
 //   cb.progress = [](const TrainProgress& p) { std::fprintf(stderr, "%s\n", FormatProgress(p).c_str()); };
 //   cb.hook_every = 250;
@@ -187,6 +193,12 @@ inline std::string RunConfigPath(const std::string& run_dir) { return run_dir + 
 inline std::string RunCheckpointPath(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
 inline std::string RunResultPath(const std::string& run_dir) { return run_dir + "/result.json"; }
 
+// The snapshot series of a run (TrainOptions::snapshot_kimg): EDM's names.
+inline std::string RunSnapshotDir(const std::string& run_dir) { return run_dir + "/snapshots"; }
+inline std::string RunSnapshotPath(const std::string& run_dir, int64_t kimg) {
+  return absl::StrFormat("%s/network-snapshot-%06d.pt", RunSnapshotDir(run_dir), kimg);
+}
+
 // A checkpoint file, or a run directory's checkpoint.pt.
 inline std::string CheckpointPathOf(const std::string& file_or_run_dir) {
   std::error_code ec;
@@ -222,15 +234,16 @@ inline std::vector<int64_t> EpochPermutation(uint64_t seed, int64_t epoch, int64
   return p;
 }
 
-// Indices of images nimg … nimg+batch−1 of the endless seeded stream.
-class DataOrder {
+// Indices of images nimg … nimg+batch−1 of the endless seeded stream: a new
+// permutation every epoch, or (fixed) epoch 0's permutation every epoch.
+class DataStream {
  public:
-  DataOrder(uint64_t seed, int64_t n) : seed_(seed), n_(n) {}
+  DataStream(uint64_t seed, int64_t n, bool fixed = false) : seed_(seed), n_(n), fixed_(fixed) {}
   torch::Tensor Batch(int64_t nimg, int64_t batch) {
     torch::Tensor out = torch::empty({batch}, torch::kInt64);
     int64_t* o = out.data_ptr<int64_t>();
     for (int64_t k = 0; k < batch; ++k) {
-      const int64_t g = nimg + k, epoch = g / n_;
+      const int64_t g = nimg + k, epoch = fixed_ ? 0 : g / n_;
       if (epoch != epoch_) {
         perm_ = EpochPermutation(seed_, epoch, n_);
         epoch_ = epoch;
@@ -243,6 +256,7 @@ class DataOrder {
  private:
   uint64_t seed_;
   int64_t n_;
+  bool fixed_;
   int64_t epoch_ = -1;
   std::vector<int64_t> perm_;
 };
@@ -324,7 +338,7 @@ class Trainer {
         run_dir_(std::move(run_dir)),
         config_(std::move(config)),
         denoiser_(net_, precond_),
-        order_(options_.seed, std::max<int64_t>(dataset_.size(), 1)) {}
+        order_(options_.seed, std::max<int64_t>(dataset_.size(), 1), options_.data_order == DataOrder::kFixed) {}
 
   // Prepares the run directory: a new run (resume = false; the directory
   // must not hold one) or the continuation of the checkpoint in it (resume =
@@ -474,6 +488,12 @@ class Trainer {
       if (stop || last || (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0)) {
         if (absl::Status s = WriteCheckpoint(); !s.ok()) return s;
       }
+      if (options_.snapshot_kimg > 0) {
+        const int64_t every = static_cast<int64_t>(std::llround(options_.snapshot_kimg * 1000));
+        if (stop || last || nimg_ / every != (nimg_ - batch) / every) {
+          if (absl::Status s = WriteSnapshot(); !s.ok()) return s;
+        }
+      }
       if (stop) {
         result.stopped_early = true;
         break;
@@ -514,19 +534,11 @@ class Trainer {
     }
     loss.backward();
     if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(net_->parameters(), options_.grad_clip);
-    double lr = options_.lr;
-    if (options_.lr_warmup_kimg > 0) {
-      lr *= std::min(1.0, static_cast<double>(nimg_ + batch) / (options_.lr_warmup_kimg * 1000));
-    }
+    const double lr = LearningRate(options_, dataset_.size(), nimg_);
     for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
     optimizer_->step();
-    if (options_.ema_beta > 0) {
-      ema_->Update(net_, options_.ema_beta);
-      last_ema_beta_ = options_.ema_beta;
-    } else {
-      last_ema_beta_ =
-          ema_->UpdateHalfLife(net_, batch, nimg_, EmaHalfLife{options_.ema_halflife_kimg, options_.ema_rampup_ratio});
-    }
+    last_ema_beta_ = EmaBeta(options_, dataset_.size(), nimg_);
+    ema_->Update(net_, last_ema_beta_);
     nimg_ += batch;
     ++step_;
     last_lr_ = lr;
@@ -545,6 +557,14 @@ class Trainer {
     st.rng["default"] = at::detail::getDefaultCPUGenerator().get_state();
     if (device_.is_cuda()) st.rng["device"] = at::globalContext().defaultGenerator(device_).get_state();
     return SaveCheckpoint(RunCheckpointPath(run_dir_), st, *net_, ema_->model().ptr().get(), optimizer_.get());
+  }
+
+  // Writes the EMA weights to snapshots/network-snapshot-KKKKKK.pt now (atomically).
+  absl::Status WriteSnapshot() {
+    std::error_code ec;
+    std::filesystem::create_directories(RunSnapshotDir(run_dir_), ec);
+    if (ec) return absl::UnavailableError(absl::StrCat(RunSnapshotDir(run_dir_), ": cannot create: ", ec.message()));
+    return SaveSnapshot(RunSnapshotPath(run_dir_, nimg_ / 1000), step_, nimg_, config_.dump(), *ema_->model());
   }
 
   // Type-erased denoisers over the current raw and EMA weights.
@@ -577,7 +597,7 @@ class Trainer {
   std::string run_dir_;
   nlohmann::json config_;
   Denoiser<Precond, Net> denoiser_;
-  DataOrder order_;
+  DataStream order_;
   std::unique_ptr<Ema<Net>> ema_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   torch::Device device_ = torch::kCPU;

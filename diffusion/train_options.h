@@ -1,7 +1,9 @@
 // What a training run is told, apart from the network and the data:
-// optimizer, learning rate and warm-up, weight decay, gradient clipping,
-// duration (steps, kimg or epochs), EMA (fixed β or EDM half-life), seed,
-// checkpoint and log intervals, device. Validation with errors that name the
+// optimizer, learning rate and warm-up (kimg or epochs), weight decay,
+// gradient clipping, duration (steps, kimg or epochs), EMA schedule (fixed β,
+// EDM's half-life, the authors' data-ratio half-life: diffusion/ema_schedule.h),
+// data order (a new permutation per epoch, or one per run as the authors),
+// seed, checkpoint, snapshot and log intervals, device. Validation with errors that name the
 // flag of the same name, JSON for config.json, the step count a duration
 // means for a data set of N images, and the device choice.
 //
@@ -10,6 +12,8 @@
 //   t.batch_size = 64; t.lr = 1e-3; t.steps = 2000; t.ema_beta = 0.99;
 //   if (absl::Status s = ValidateTrainOptions(t); !s.ok()) return s;
 //   int64_t steps = TotalSteps(t, /*dataset_size=*/32);          // 2000
+//   double lr = LearningRate(t, /*dataset_size=*/32, /*cur_nimg=*/0);
+//   double beta = EmaBeta(t, /*dataset_size=*/32, /*cur_nimg=*/6400);
 //   std::string note;
 //   absl::StatusOr<torch::Device> dev = ResolveDevice("auto", &note);  // CUDA if LibTorch has it
 
@@ -23,20 +27,42 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "diffusion/ema_schedule.h"
 #include "nlohmann/json.hpp"
+#include "util/enum_names.h"
 
 namespace diffmem {
+namespace diffusion {
+
+// The order the training images are visited in.
+enum class DataOrder {
+  kReshuffle,  // a new permutation every epoch
+  kFixed,      // one permutation for the whole run (the authors' sampler with window size 0)
+};
+
+}  // namespace diffusion
+
+template <>
+struct EnumNames<diffusion::DataOrder> {
+  static constexpr std::pair<diffusion::DataOrder, const char*> kNames[] = {
+      {diffusion::DataOrder::kReshuffle, "reshuffle"}, {diffusion::DataOrder::kFixed, "fixed"}};
+};
+
 namespace diffusion {
 
 struct TrainOptions {
   int64_t batch_size = 64;
   std::string optimizer = "adam";  // adam | adamw | sgd
   double lr = 2e-4;
-  double lr_warmup_kimg = 0;       // lr ramps linearly over the first this many kimg (0: none)
+  // lr ramps linearly over the first this many images seen, counted before
+  // each step as EDM does (0: none); kimg or epochs of the training set.
+  double lr_warmup_kimg = 0;
+  double lr_warmup_epochs = 0;
   double weight_decay = 0;         // adam: L2 added to the gradient; adamw: decoupled; sgd: L2
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.999;
@@ -47,12 +73,16 @@ struct TrainOptions {
   int64_t steps = 0;
   double kimg = 0;
   double epochs = 0;
-  // EMA: a fixed β per step when ema_beta > 0, else EDM's half-life rule.
+  // EMA (diffusion/ema_schedule.h): fixed uses ema_beta; halflife and
+  // data_ratio use the half-life and its ramp-up.
+  EmaSchedule ema_schedule = EmaSchedule::kHalfLife;
   double ema_beta = 0;
   double ema_halflife_kimg = 500;
   double ema_rampup_ratio = 0.05;  // ≤ 0: no ramp-up
+  DataOrder data_order = DataOrder::kReshuffle;
   uint64_t seed = 0;               // initialisation, data order, noise, dropout
   int64_t checkpoint_every = 1000; // steps between checkpoints (0: only at the end)
+  double snapshot_kimg = 0;        // an EMA-weights snapshot every this many kimg and at the end (0: none)
   int64_t log_every = 100;         // steps between loss-log rows and progress reports
   std::string device = "auto";     // auto | cpu | cuda
 };
@@ -68,6 +98,10 @@ inline absl::Status ValidateTrainOptions(const TrainOptions& t) {
   }
   if (!(t.lr > 0) || !std::isfinite(t.lr)) return bad("lr", absl::StrCat("must be positive, got ", t.lr));
   if (!(t.lr_warmup_kimg >= 0)) return bad("lr_warmup_kimg", "must be >= 0");
+  if (!(t.lr_warmup_epochs >= 0)) return bad("lr_warmup_epochs", "must be >= 0");
+  if (t.lr_warmup_kimg > 0 && t.lr_warmup_epochs > 0) {
+    return bad("lr_warmup_epochs", "give the warm-up in kimg or in epochs, not both");
+  }
   if (!(t.weight_decay >= 0)) return bad("weight_decay", "must be >= 0");
   if (!(t.adam_beta1 >= 0 && t.adam_beta1 < 1) || !(t.adam_beta2 >= 0 && t.adam_beta2 < 1)) {
     return bad("adam_betas", "must be in [0, 1)");
@@ -79,10 +113,16 @@ inline absl::Status ValidateTrainOptions(const TrainOptions& t) {
   if (t.steps < 0 || t.kimg < 0 || t.epochs < 0 || durations != 1) {
     return bad("steps", "give exactly one positive duration: --steps, --kimg or --epochs");
   }
-  if (!(t.ema_beta >= 0 && t.ema_beta < 1)) return bad("ema_beta", absl::StrCat("must be in [0, 1), got ", t.ema_beta));
-  if (t.ema_beta == 0 && !(t.ema_halflife_kimg > 0)) {
-    return bad("ema_halflife_kimg", "must be positive (or set --ema_beta)");
+  if (t.ema_schedule == EmaSchedule::kFixed) {
+    if (!(t.ema_beta > 0 && t.ema_beta < 1)) return bad("ema_beta", absl::StrCat("must be in (0, 1), got ", t.ema_beta));
+  } else {
+    if (t.ema_beta != 0) {
+      return bad("ema_beta", absl::StrCat("is used only with --ema_schedule=fixed (the schedule is ",
+                                          EnumName(t.ema_schedule), ")"));
+    }
+    if (!(t.ema_halflife_kimg > 0)) return bad("ema_halflife_kimg", "must be positive");
   }
+  if (!(t.snapshot_kimg >= 0)) return bad("snapshot_kimg", "must be >= 0");
   if (t.checkpoint_every < 0) return bad("checkpoint_every", "must be >= 0");
   if (t.log_every < 1) return bad("log_every", "must be >= 1");
   if (t.device != "auto" && t.device != "cpu" && t.device != "cuda") {
@@ -96,6 +136,27 @@ inline int64_t TotalSteps(const TrainOptions& t, int64_t dataset_size) {
   if (t.steps > 0) return t.steps;
   const double images = t.kimg > 0 ? t.kimg * 1000 : t.epochs * static_cast<double>(dataset_size);
   return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(images / static_cast<double>(t.batch_size) - 1e-9)));
+}
+
+// The learning rate of the step after `cur_nimg` images: lr, ramped linearly
+// over the warm-up (EDM: lr · min(cur_nimg / warm-up images, 1)).
+inline double LearningRate(const TrainOptions& t, int64_t dataset_size, int64_t cur_nimg) {
+  const double warmup = t.lr_warmup_kimg > 0 ? t.lr_warmup_kimg * 1000 : t.lr_warmup_epochs * dataset_size;
+  if (!(warmup > 0)) return t.lr;
+  return t.lr * std::min(1.0, static_cast<double>(cur_nimg) / warmup);
+}
+
+// The EMA decay of the step after `cur_nimg` images (diffusion/ema_schedule.h).
+inline double EmaBeta(const TrainOptions& t, int64_t dataset_size, int64_t cur_nimg) {
+  switch (t.ema_schedule) {
+    case EmaSchedule::kFixed:
+      return t.ema_beta;
+    case EmaSchedule::kDataRatio:
+      return DataRatioBeta(dataset_size, cur_nimg, {t.ema_halflife_kimg, t.ema_rampup_ratio});
+    case EmaSchedule::kHalfLife:
+      break;
+  }
+  return HalfLifeBeta(t.batch_size, cur_nimg, EmaHalfLife{t.ema_halflife_kimg, t.ema_rampup_ratio});
 }
 
 // "auto": CUDA when LibTorch has a usable GPU, else CPU (and `note` says
@@ -121,6 +182,7 @@ inline nlohmann::json TrainOptionsToJson(const TrainOptions& t) {
                         {"optimizer", t.optimizer},
                         {"lr", t.lr},
                         {"lr_warmup_kimg", t.lr_warmup_kimg},
+                        {"lr_warmup_epochs", t.lr_warmup_epochs},
                         {"weight_decay", t.weight_decay},
                         {"adam_beta1", t.adam_beta1},
                         {"adam_beta2", t.adam_beta2},
@@ -130,11 +192,14 @@ inline nlohmann::json TrainOptionsToJson(const TrainOptions& t) {
                         {"steps", t.steps},
                         {"kimg", t.kimg},
                         {"epochs", t.epochs},
+                        {"ema_schedule", EnumName(t.ema_schedule)},
                         {"ema_beta", t.ema_beta},
                         {"ema_halflife_kimg", t.ema_halflife_kimg},
                         {"ema_rampup_ratio", t.ema_rampup_ratio},
+                        {"data_order", EnumName(t.data_order)},
                         {"seed", t.seed},
                         {"checkpoint_every", t.checkpoint_every},
+                        {"snapshot_kimg", t.snapshot_kimg},
                         {"log_every", t.log_every},
                         {"device", t.device}};
 }
@@ -162,6 +227,16 @@ inline absl::StatusOr<TrainOptions> TrainOptionsFromJson(const nlohmann::json& j
     t.checkpoint_every = j.at("checkpoint_every").get<int64_t>();
     t.log_every = j.at("log_every").get<int64_t>();
     t.device = j.at("device").get<std::string>();
+    // Fields newer than the first runs: absent means what those runs did.
+    t.lr_warmup_epochs = j.value("lr_warmup_epochs", 0.0);
+    t.snapshot_kimg = j.value("snapshot_kimg", 0.0);
+    const std::string schedule = j.value("ema_schedule", t.ema_beta > 0 ? "fixed" : "halflife");
+    absl::StatusOr<EmaSchedule> s = ParseEnum<EmaSchedule>(schedule, "EMA schedule");
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("training options: ", s.status().message()));
+    t.ema_schedule = *s;
+    absl::StatusOr<DataOrder> order = ParseEnum<DataOrder>(j.value("data_order", "reshuffle"), "data order");
+    if (!order.ok()) return absl::InvalidArgumentError(absl::StrCat("training options: ", order.status().message()));
+    t.data_order = *order;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("training options: ", e.what()));
   }
@@ -173,7 +248,7 @@ inline absl::StatusOr<TrainOptions> TrainOptionsFromJson(const nlohmann::json& j
 // reports, where it runs. Everything else must match for a bit-exact resume.
 inline bool TrainOptionMayChangeOnResume(const std::string& key) {
   return key == "steps" || key == "kimg" || key == "epochs" || key == "checkpoint_every" || key == "log_every" ||
-         key == "device";
+         key == "device" || key == "snapshot_kimg";
 }
 
 }  // namespace diffusion

@@ -95,7 +95,7 @@ TEST_F(TrainTest, DataOrderIsASeededPermutationPerEpoch) {
   EXPECT_EQ(p0, EpochPermutation(5, 0, 50));
   EXPECT_NE(p0, EpochPermutation(6, 0, 50));
   // Batches that straddle epochs: each epoch still visits every image once.
-  DataOrder order(5, 50);
+  DataStream order(5, 50);
   std::vector<int64_t> stream;
   for (int64_t nimg = 0; nimg < 150; nimg += 30) {
     torch::Tensor b = order.Batch(nimg, 30);
@@ -105,10 +105,58 @@ TEST_F(TrainTest, DataOrderIsASeededPermutationPerEpoch) {
     EXPECT_EQ(std::vector<int64_t>(stream.begin() + 50 * e, stream.begin() + 50 * (e + 1)),
               EpochPermutation(5, e, 50));
   }
-  // A fresh DataOrder (as after a resume) continues mid-epoch identically.
-  DataOrder resumed(5, 50);
+  // A fresh DataStream (as after a resume) continues mid-epoch identically.
+  DataStream resumed(5, 50);
   torch::Tensor b = resumed.Batch(60, 30);
   EXPECT_TRUE(std::equal(stream.begin() + 60, stream.begin() + 90, b.data_ptr<int64_t>()));
+}
+
+// The authors' sampler with window size 0: one permutation, every epoch.
+TEST_F(TrainTest, FixedDataOrderRepeatsOnePermutation) {
+  DataStream fixed(5, 50, /*fixed=*/true);
+  torch::Tensor b = fixed.Batch(0, 150);
+  const std::vector<int64_t> p0 = EpochPermutation(5, 0, 50);
+  for (int e = 0; e < 3; ++e) {
+    EXPECT_TRUE(std::equal(p0.begin(), p0.end(), b.data_ptr<int64_t>() + 50 * e)) << "epoch " << e;
+  }
+}
+
+// EDM's linear warm-up: lr · min(images seen before the step / warm-up images, 1).
+TEST_F(TrainTest, LearningRateWarmUpInKimgOrEpochs) {
+  TrainOptions t;
+  t.lr = 2e-4;
+  EXPECT_EQ(LearningRate(t, 1000, 0), 2e-4);  // no warm-up
+  t.lr_warmup_epochs = 200;                  // the authors: N/5 kimg = 200 epochs
+  EXPECT_EQ(LearningRate(t, 1000, 0), 0.0);  // the first step, as EDM
+  EXPECT_DOUBLE_EQ(LearningRate(t, 1000, 50000), 2e-4 * 0.25);
+  EXPECT_DOUBLE_EQ(LearningRate(t, 1000, 200000), 2e-4);
+  EXPECT_DOUBLE_EQ(LearningRate(t, 1000, 10000000), 2e-4);
+  EXPECT_DOUBLE_EQ(LearningRate(t, 500, 50000), 2e-4 * 0.5);  // scales with N
+  t.lr_warmup_epochs = 0;
+  t.lr_warmup_kimg = 10;
+  EXPECT_DOUBLE_EQ(LearningRate(t, 1000, 2500), 2e-4 * 0.25);
+  t.lr_warmup_epochs = 1;
+  t.steps = 1;
+  EXPECT_NE(ValidateTrainOptions(t).message().find("not both"), std::string::npos);
+}
+
+TEST_F(TrainTest, EmaBetaFollowsTheSchedule) {
+  TrainOptions t;
+  t.steps = 1;
+  t.batch_size = 512;
+  EXPECT_DOUBLE_EQ(EmaBeta(t, 1000, 10000000), std::pow(0.5, 512 / 500000.0));  // EDM: 500 kimg
+  t.ema_schedule = EmaSchedule::kDataRatio;
+  EXPECT_DOUBLE_EQ(EmaBeta(t, 1000, 10000000), std::pow(0.5, 512 / 500000.0));  // h = 10 N images
+  EXPECT_DOUBLE_EQ(EmaBeta(t, 2000, 10000000), std::pow(0.5, 512 / 500000.0));  // the same for every N
+  t.batch_size = 64;
+  EXPECT_DOUBLE_EQ(EmaBeta(t, 1000, 10000000), std::pow(0.5, 512 / 500000.0));  // and every batch size
+  t.ema_schedule = EmaSchedule::kFixed;
+  t.ema_beta = 0.99;
+  EXPECT_EQ(EmaBeta(t, 1000, 0), 0.99);
+  EXPECT_TRUE(ValidateTrainOptions(t).ok());
+  t.ema_schedule = EmaSchedule::kHalfLife;  // a β with another schedule is a mistake, said loudly
+  EXPECT_NE(ValidateTrainOptions(t).message().find("--ema_beta: is used only with --ema_schedule=fixed"),
+            std::string::npos);
 }
 
 TEST_F(TrainTest, DurationInStepsKimgOrEpochs) {
@@ -133,6 +181,7 @@ TEST_F(TrainTest, OverfitsEightImagesAndSamplesReproduceThem) {
   t.batch_size = 16;
   t.lr = 2e-3;
   t.steps = 400;
+  t.ema_schedule = EmaSchedule::kFixed;
   t.ema_beta = 0.95;
   t.log_every = 25;
   t.checkpoint_every = 0;
@@ -170,7 +219,7 @@ TEST_F(TrainTest, ResumeContinuesBitForBit) {
   t.batch_size = 5;  // batches straddle epochs
   t.lr = 1e-3;
   t.lr_warmup_kimg = 0.02;
-  t.ema_beta = 0;    // EDM half-life with ramp-up (depends on nimg)
+  t.ema_schedule = EmaSchedule::kHalfLife;  // EDM half-life with ramp-up (depends on nimg)
   t.ema_halflife_kimg = 0.01;
   t.log_every = 2;
   t.checkpoint_every = 3;
@@ -200,6 +249,7 @@ TEST_F(TrainTest, ExistingRunIsNotOverwrittenAndChangedConfigIsNotResumed) {
   TrainOptions t;
   t.batch_size = 4;
   t.steps = 2;
+  t.ema_schedule = EmaSchedule::kFixed;
   t.ema_beta = 0.9;
   const std::string dir = TempDir("exists");
   ASSERT_TRUE(TrainNetwork(net, ds, t, dir, false).ok());
@@ -223,6 +273,7 @@ TEST_F(TrainTest, DivergenceStopsWithErrorAndKeepsLastGoodCheckpoint) {
   t.sgd_momentum = 0;
   t.lr = 1e30;  // the first update blows the weights up
   t.steps = 5;
+  t.ema_schedule = EmaSchedule::kFixed;
   t.ema_beta = 0.9;
   t.checkpoint_every = 1;
   const std::string dir = TempDir("diverge");
@@ -243,6 +294,7 @@ TEST_F(TrainTest, HookSeesModelsAndCanStopEarly) {
   TrainOptions t;
   t.batch_size = 4;
   t.steps = 20;
+  t.ema_schedule = EmaSchedule::kFixed;
   t.ema_beta = 0.9;
   t.checkpoint_every = 0;
   const std::string dir = TempDir("hook");
@@ -273,6 +325,7 @@ TEST_F(TrainTest, ConditionalNetworkNeedsLabels) {
   ds.labels = torch::Tensor();
   TrainOptions t;
   t.steps = 1;
+  t.ema_schedule = EmaSchedule::kFixed;
   t.ema_beta = 0.9;
   absl::StatusOr<TrainResult> r = TrainNetwork(TinyNet(10), ds, t, TempDir("nolabels"), false);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);

@@ -184,6 +184,7 @@ struct EmaFactor {
   static absl::Status Apply(EmmStudyConfig& c, const std::string& value) {
     absl::StatusOr<double> d = internal_factors::Number(value);
     if (!d.ok()) return absl::InvalidArgumentError("expected a decay in [0, 1)");
+    c.train.ema_schedule = diffusion::EmaSchedule::kFixed;
     c.train.ema_beta = *d;
     return absl::OkStatus();
   }

@@ -40,6 +40,7 @@ struct FashionCpuPreset {
     c.train.batch_size = 64;
     c.train.lr = 1e-3;
     c.train.steps = 1200;  // the longest a run trains; early stopping usually ends it sooner
+    c.train.ema_schedule = diffusion::EmaSchedule::kFixed;
     c.train.ema_beta = 0.99;
     c.train.checkpoint_every = 1000;  // capped at probe_every by the study
     c.train.log_every = 100;

@@ -59,7 +59,7 @@ absl::StatusOr<study::EmmStudyConfig> StudyConfigFromFlags() {
   study::EmmStudyConfig c = *std::move(preset);
   OverlayDataFlags(c.data_spec, c.data);
   if (absl::Status s = OverlayNetworkFlags(c.network); !s.ok()) return s;
-  OverlayTrainingFlags(c.train);
+  if (absl::Status s = OverlayTrainingFlags(c.train); !s.ok()) return s;
   Overlay(absl::GetFlag(FLAGS_ratio_threshold), c.ratio_threshold);
   Overlay(absl::GetFlag(FLAGS_metric), c.metric);
   Overlay(absl::GetFlag(FLAGS_samples), c.samples);

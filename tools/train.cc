@@ -45,7 +45,7 @@ absl::Status Run(const std::vector<char*>& args) {
   if (auto s = CheckFlag(!out.empty(), "out", "a run directory is required"); !s.ok()) return s;
   // Train's defaults (NetworkConfig's and TrainOptions'), then the flags given.
   dd::TrainOptions training;
-  diffmem::tools::OverlayTrainingFlags(training);
+  if (absl::Status s = diffmem::tools::OverlayTrainingFlags(training); !s.ok()) return s;
   if (absl::Status s = dd::ValidateTrainOptions(training); !s.ok()) return s;
   dd::NetworkConfig network;
   if (absl::Status s = diffmem::tools::OverlayNetworkFlags(network); !s.ok()) return s;
