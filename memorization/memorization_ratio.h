@@ -14,6 +14,9 @@
 // A sample that equals a training image present twice (d1 = d2 = 0) has
 // d1/d2 := 0: it is a copy of training data, so it counts as memorized.
 //
+// Device: the search runs where the training images (or the index) are, CPU
+// or CUDA; samples are moved there.
+//
 // Example:
 //   using diffmem::memorization::MemorizationRatio;
 //   MemorizationReport r = MemorizationRatio(samples, train_images);  // L2, threshold 1/3
@@ -96,8 +99,8 @@ MemorizationReport MemorizationRatio(const NearestNeighbors<Metric>& train, cons
   TORCH_CHECK(train.size() >= 2, "MemorizationRatio: needs at least 2 training images, got ", train.size());
   NearestNeighborsOptions search = options.search;
   search.k = 2;
-  Neighbors nn = train.Search(samples, search);
-  torch::Tensor d = nn.distances.contiguous(), idx = nn.indices.contiguous();
+  Neighbors nn = train.Search(samples, search);  // on the training images' device
+  torch::Tensor d = nn.distances.cpu().contiguous(), idx = nn.indices.cpu().contiguous();
   const double* dp = d.data_ptr<double>();
   const int64_t* ip = idx.data_ptr<int64_t>();
   MemorizationReport report;
