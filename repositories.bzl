@@ -11,7 +11,8 @@ a consumer can substitute its own (e.g. a source build of abseil).
 
 LibTorch comes from Debian's libtorch-dev (/usr) unless the environment
 variable DIFFMEM_LIBTORCH names the root of another LibTorch distribution
-(e.g. a CUDA build unpacked at /opt/libtorch, with include/ and lib/).
+(e.g. a CUDA build unpacked at /opt/libtorch, with include/ and lib/, or a
+`torch` wheel's site-packages/torch: `./setup.sh --libtorch=pypi --print-root`).
 """
 
 load("@bazel_tools//tools/build_defs/repo:utils.bzl", "maybe")
@@ -53,9 +54,28 @@ def _libtorch_impl(ctx):
     if has_cuda:
         # The CUDA kernels register themselves from static initializers, so the
         # libraries must be linked even though no symbol is referenced directly.
-        libs = ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda"] + libs + ["-Wl,--as-needed"]
+        # push/pop-state restores the link mode for the libraries after these:
+        # a bare trailing --as-needed would drop e.g. abseil from test binaries
+        # whose only users are Bazel's intermediate shared libraries.
+        libs = ["-Wl,--push-state,--no-as-needed", "-ltorch_cuda", "-lc10_cuda"] + libs + ["-Wl,--pop-state"]
+    if not system:
+        # PyPI's libtorch.so and libtorch_cpu.so export copies of libstdc++
+        # functions (std::filesystem::*, std::chrono::tzdb, …) built against a
+        # different libstdc++; the loader binds to the first definition in
+        # load order, and their std::filesystem::remove_all crashes when called
+        # from our code. Naming libstdc++ before LibTorch makes it load first,
+        # so every std:: symbol resolves to the system's libstdc++.
+        libs = ["-Wl,--push-state,--no-as-needed", "-lstdc++", "-Wl,--pop-state"] + libs
     linkopts = ([] if system else ["-L" + libdir, "-Wl,-rpath," + libdir]) + libs + ["-pthread"]
-    abi = ctx.os.environ.get("DIFFMEM_LIBTORCH_CXX11_ABI", "1")
+    abi = ctx.os.environ.get("DIFFMEM_LIBTORCH_CXX11_ABI", "")
+    if abi == "":
+        abi = _cxx11_abi(ctx, libdir + "/libc10.so")
+        if abi == "0":
+            fail(("DIFFMEM_LIBTORCH=%s: this LibTorch uses the pre-C++11 std::string ABI " +
+                  "(_GLIBCXX_USE_CXX11_ABI=0), while Debian's abseil and GoogleTest use the C++11 ABI: " +
+                  "the tools could not link against both. Use a C++11-ABI LibTorch (e.g. PyPI's torch 2.11.0, " +
+                  "./setup.sh --libtorch=pypi), or set DIFFMEM_LIBTORCH_CXX11_ABI=0 if you also supply " +
+                  "abseil and GoogleTest built with that ABI.") % root)
     if system:
         hdrs = 'glob(["include/torch/csrc/api/include/**/*.h"])'
         includes = '["include/torch/csrc/api/include"]'
@@ -74,6 +94,17 @@ cc_library(
 )
 
 """.format(root = root, hdrs = hdrs, includes = includes, abi = abi, linkopts = repr(linkopts)))
+
+def _cxx11_abi(ctx, libc10):
+    # libc10 exports std::__cxx11::basic_string symbols only when built with the
+    # C++11 ABI (the wheel's headers do not record which ABI it used).
+    nm = ctx.which("nm")
+    if nm == None:
+        return "1"
+    result = ctx.execute([nm, "-D", "--defined-only", libc10])
+    if result.return_code != 0:
+        fail("DIFFMEM_LIBTORCH: cannot read the symbols of %s: %s" % (libc10, result.stderr))
+    return "1" if "__cxx11" in result.stdout else "0"
 
 _libtorch = repository_rule(
     implementation = _libtorch_impl,

@@ -2,7 +2,37 @@
 # One-step, idempotent setup of everything diffmem's build, tests, tools and
 # default data need on Debian 12. Safe to run again: apt-get skips what is
 # already installed.
+#
+#   ./setup.sh                               Debian's packages (LibTorch 1.13, CPU)
+#   ./setup.sh --libtorch=pypi[=VERSION]     also PyPI's torch wheel (default 2.11.0, the
+#                                            GPU machines' version) in a venv under
+#                                            ~/.cache/diffmem/torch-VERSION, reused when present
+#   ./setup.sh --libtorch=pypi --print-root  the same, then prints that LibTorch's root
+#                                            (for DIFFMEM_LIBTORCH) as the only line on stdout
+#
+#   DIFFMEM_LIBTORCH=$(./setup.sh --libtorch=pypi --print-root) bazel test //diffusion/...
 set -euo pipefail
+
+libtorch=debian
+torch_version=2.11.0
+print_root=0
+for arg in "$@"; do
+  case "$arg" in
+    --libtorch=debian) libtorch=debian ;;
+    --libtorch=pypi) libtorch=pypi ;;
+    --libtorch=pypi=*) libtorch=pypi; torch_version=${arg#--libtorch=pypi=} ;;
+    --print-root) print_root=1 ;;
+    *) echo "setup.sh: unknown argument '$arg' (expected --libtorch=debian|pypi[=VERSION], --print-root)" >&2
+       exit 2 ;;
+  esac
+done
+if [[ ! "$torch_version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+  echo "setup.sh: --libtorch=pypi=$torch_version: expected a version like 2.11.0" >&2
+  exit 2
+fi
+# With --print-root, stdout carries only the root: everything else goes to stderr.
+exec 3>&1
+if ((print_root)); then exec 1>&2; fi
 
 if [[ "$(id -u)" -ne 0 ]]; then
   if command -v sudo >/dev/null 2>&1; then
@@ -25,7 +55,11 @@ PACKAGES=(
   libzip-dev nlohmann-json3-dev
   libcairo2-dev            # plots
   dataset-fashion-mnist    # default data: /usr/share/datasets/fashion-mnist
+  patchelf                 # tools/bundle/make_bundle.sh (relocatable tool bundles)
 )
+if [[ "$libtorch" == pypi ]]; then
+  PACKAGES+=(python3-venv)  # the venv that holds PyPI's torch wheel
+fi
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()
@@ -47,3 +81,12 @@ case "$blas" in
   *openblas*) ;;
   *) echo "setup.sh: warning: libblas.so.3 -> $blas is not OpenBLAS; matmuls will be slow" >&2 ;;
 esac
+
+if [[ "$libtorch" == pypi ]]; then
+  source "$(dirname "$0")/third_party/libtorch/pypi.sh"
+  root=$(install_pypi_libtorch "$torch_version" "${DIFFMEM_CACHE:-$HOME/.cache/diffmem}")
+  echo "setup.sh: LibTorch $torch_version (PyPI) at $root; build with DIFFMEM_LIBTORCH=$root" >&2
+  if ((print_root)); then echo "$root" >&3; fi
+elif ((print_root)); then
+  echo /usr >&3
+fi

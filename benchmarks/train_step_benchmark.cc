@@ -12,7 +12,11 @@
 //                     (the EMM study's default CPU network) at 8×8 / 16×16
 //   cifar32           DDPM++ CIFAR-10 (128 channels, mult 2,2,2, 4 blocks,
 //                     attention at 16), batch 8, 3×32×32
-// Counters: images/s, parameters, and ms per step.
+// Counters: images/s, parameters, and ms per step; GFLOP/img and TFLOPS, an
+// estimate of the network's training arithmetic (see TrainFlopsPerImage), to
+// compare with the machine's GEMM rate (memorization_benchmark's BM_Gemm).
+// Device: DIFFMEM_BENCHMARK_DEVICE=cuda trains on the GPU (the interleaved
+// CPU-time comparison is CPU-only and is skipped there).
 
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -23,9 +27,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <regex>
 #include <string>
 #include <thread>
 
+#include "benchmarks/benchmark_device.h"
 #include "data/dataset.h"
 #include "data/pixels.h"
 #include "diffusion/denoiser.h"
@@ -38,6 +44,7 @@ namespace {
 using diffmem::diffusion::DdpmppSpec;
 using diffmem::diffusion::UNet;
 using diffmem::diffusion::UNetOptions;
+using diffmem::benchmarks::BenchmarkDevice;
 
 struct Config {
   const char* name;
@@ -69,23 +76,53 @@ void SetThreads() {
   at::set_num_threads(env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-void Report(benchmark::State& state, int64_t batch, int64_t params) {
+// An estimate of one training step's arithmetic per image, forward and
+// backward (backward ≈ 2× forward, as in the "6N" rule of Kaplan et al.
+// 2020): each convolution or linear weight costs 2 flops per use, and is used
+// once per output pixel at the resolution its module name carries
+// (enc_RxR_…, dec_RxR_…; out_conv at full resolution; the embedding layers
+// once per image); attention adds its two batched products, 4·C·(R²)².
+// Normalizations and element-wise work are left out.
+double TrainFlopsPerImage(UNet<DdpmppSpec>& net, const UNetOptions& o) {
+  static const std::regex at_res("_([0-9]+)x([0-9]+)_");
+  double forward = 0;
+  for (const auto& item : net->named_parameters()) {
+    const std::string& name = item.key();
+    const torch::Tensor& w = item.value();
+    if (w.dim() < 2) continue;  // biases, norms
+    double pixels = 1;
+    std::smatch m;
+    if (std::regex_search(name, m, at_res)) {
+      pixels = std::stod(m[1]) * std::stod(m[2]);
+    } else if (name.rfind("out_conv", 0) == 0) {
+      pixels = static_cast<double>(o.img_resolution()) * o.img_resolution();
+    }
+    forward += 2.0 * w.numel() * pixels;
+    if (name.find(".qkv.weight") != std::string::npos) forward += 4.0 * w.size(1) * pixels * pixels;
+  }
+  return 3 * forward;
+}
+
+void Report(benchmark::State& state, int64_t batch, UNet<DdpmppSpec>& net, const UNetOptions& o) {
   state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["params"] = static_cast<double>(params);
+  state.counters["params"] = static_cast<double>(diffmem::diffusion::NumParameters(*net));
+  state.counters["GFLOP/img"] = TrainFlopsPerImage(net, o) * 1e-9;
+  state.counters["TFLOPS"] = benchmark::Counter(batch * TrainFlopsPerImage(net, o) * 1e-12,
+                                                benchmark::Counter::kIsIterationInvariantRate);
   state.counters["threads"] = at::get_num_threads();
 }
 
 using BenchTrainer = diffmem::diffusion::Trainer<diffmem::diffusion::EdmPreconditioner, UNet<DdpmppSpec>>;
 
 // A Trainer over 256 random images in a fresh `dir`, started; null on failure.
-std::unique_ptr<BenchTrainer> StartTrainer(const Config& c, const std::string& dir) {
+std::unique_ptr<BenchTrainer> StartTrainer(const Config& c, const std::string& dir, const torch::Device& device) {
   diffmem::diffusion::TrainOptions t;
   t.batch_size = c.batch;
   t.lr = 1e-3;
   t.steps = 1 << 30;
   t.ema_schedule = diffmem::diffusion::EmaSchedule::kFixed;
   t.ema_beta = 0.999;
-  t.device = "cpu";
+  t.device = device.is_cuda() ? "cuda" : "cpu";
   std::filesystem::remove_all(dir);
   torch::manual_seed(0);
   UNet<DdpmppSpec> net(c.unet);
@@ -100,9 +137,11 @@ std::unique_ptr<BenchTrainer> StartTrainer(const Config& c, const std::string& d
 void BM_TrainerStep(benchmark::State& state) {
   SetThreads();
   const Config c = GetConfig(state.range(0));
-  state.SetLabel(c.name);
+  torch::Device device = torch::kCPU;
+  if (!BenchmarkDevice(state, &device)) return;
+  state.SetLabel(std::string(c.name) + "/" + device.str());
   const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark";
-  std::unique_ptr<BenchTrainer> trainer = StartTrainer(c, dir);
+  std::unique_ptr<BenchTrainer> trainer = StartTrainer(c, dir, device);
   if (!trainer) {
     state.SkipWithError("Trainer::Start failed");
     return;
@@ -112,24 +151,33 @@ void BM_TrainerStep(benchmark::State& state) {
     absl::StatusOr<double> loss = trainer->Step();
     benchmark::DoNotOptimize(loss);
   }
-  Report(state, c.batch, diffmem::diffusion::NumParameters(*trainer->net()));
+  Report(state, c.batch, trainer->net(), c.unet);  // Step() waits for the loss: no extra sync needed
   std::filesystem::remove_all(dir);
+}
+
+// The benchmarks' network, initialised from seed 0 on the CPU, then moved.
+UNet<DdpmppSpec> MakeNet(const Config& c, const torch::Device& device) {
+  torch::manual_seed(0);
+  UNet<DdpmppSpec> net(c.unet);
+  net->to(device);
+  return net;
 }
 
 // Baseline: the same step written straight against LibTorch — EDM
 // preconditioning and loss inline, torch::optim::Adam, EMA by lerp_.
 struct RawLoop {
-  explicit RawLoop(const Config& c)
-      : c(c), net((torch::manual_seed(0), c.unet)), adam(net->parameters(), torch::optim::AdamOptions(1e-3)),
+  RawLoop(const Config& c, const torch::Device& device)
+      : c(c), device(device), net(MakeNet(c, device)), adam(net->parameters(), torch::optim::AdamOptions(1e-3)),
         ds(RandomData(c.unet, 256)) {
+    ds.images = ds.images.to(device);
     params = net->parameters();
     for (const torch::Tensor& p : params) ema.push_back(p.detach().clone());
   }
   double Step() {
     const double sd = 0.5;
-    torch::Tensor idx = torch::randint(0, ds.size(), {c.batch}, torch::kInt64);
+    torch::Tensor idx = torch::randint(0, ds.size(), {c.batch}, torch::TensorOptions(torch::kInt64).device(device));
     torch::Tensor y = diffmem::data::PixelsToFloat(ds.images.index_select(0, idx));
-    torch::Tensor sigma = (torch::randn({c.batch}) * 1.2 - 1.2).exp();
+    torch::Tensor sigma = (torch::randn({c.batch}, torch::TensorOptions().device(device)) * 1.2 - 1.2).exp();
     torch::Tensor s4 = sigma.view({-1, 1, 1, 1});
     torch::Tensor x = y + torch::randn_like(y) * s4;
     torch::Tensor var = s4 * s4 + sd * sd;
@@ -144,6 +192,7 @@ struct RawLoop {
     return loss.item<double>();
   }
   Config c;
+  torch::Device device;
   UNet<DdpmppSpec> net;
   torch::optim::Adam adam;
   diffmem::data::Dataset ds;
@@ -153,11 +202,13 @@ struct RawLoop {
 void BM_RawLibTorchStep(benchmark::State& state) {
   SetThreads();
   const Config c = GetConfig(state.range(0));
-  state.SetLabel(c.name);
-  RawLoop raw(c);
+  torch::Device device = torch::kCPU;
+  if (!BenchmarkDevice(state, &device)) return;
+  state.SetLabel(std::string(c.name) + "/" + device.str());
+  RawLoop raw(c, device);
   for (int i = 0; i < 2; ++i) raw.Step();
-  for (auto _ : state) benchmark::DoNotOptimize(raw.Step());
-  Report(state, c.batch, diffmem::diffusion::NumParameters(*raw.net));
+  for (auto _ : state) benchmark::DoNotOptimize(raw.Step());  // Step() waits for the loss
+  Report(state, c.batch, raw.net, c.unet);
 }
 
 double ThreadCpuMs() {
@@ -175,13 +226,17 @@ void BM_TrainerVsRawInterleaved(benchmark::State& state) {
   SetThreads();
   const Config c = GetConfig(state.range(0));
   state.SetLabel(c.name);
+  if (diffmem::benchmarks::BenchmarkDeviceName() != "cpu") {
+    state.SkipWithError("compares CPU time of this thread: CPU only");
+    return;
+  }
   const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark_vs";
-  std::unique_ptr<BenchTrainer> trainer = StartTrainer(c, dir);
+  std::unique_ptr<BenchTrainer> trainer = StartTrainer(c, dir, torch::kCPU);
   if (!trainer) {
     state.SkipWithError("Trainer::Start failed");
     return;
   }
-  RawLoop raw(c);
+  RawLoop raw(c, torch::kCPU);
   for (int i = 0; i < 2; ++i) (void)trainer->Step(), raw.Step();
   double trainer_ms = 0, raw_ms = 0;
   for (auto _ : state) {
@@ -206,11 +261,13 @@ void BM_TrainerVsRawInterleaved(benchmark::State& state) {
 void BM_ForwardBackwardOnly(benchmark::State& state) {
   SetThreads();
   const Config c = GetConfig(state.range(0));
-  state.SetLabel(c.name);
-  torch::manual_seed(0);
-  UNet<DdpmppSpec> net(c.unet);
-  torch::Tensor x = torch::randn({c.batch, c.unet.in_channels(), c.unet.img_resolution(), c.unet.img_resolution()});
-  torch::Tensor cn = torch::randn({c.batch});
+  torch::Device device = torch::kCPU;
+  if (!BenchmarkDevice(state, &device)) return;
+  state.SetLabel(std::string(c.name) + "/" + device.str());
+  UNet<DdpmppSpec> net = MakeNet(c, device);
+  torch::Tensor x =
+      torch::randn({c.batch, c.unet.in_channels(), c.unet.img_resolution(), c.unet.img_resolution()}).to(device);
+  torch::Tensor cn = torch::randn({c.batch}).to(device);
   auto step = [&] {
     net->zero_grad();
     torch::Tensor loss = net->forward(x, cn, {}).square().sum();
@@ -218,13 +275,19 @@ void BM_ForwardBackwardOnly(benchmark::State& state) {
     return loss.item<double>();
   };
   step();
-  for (auto _ : state) benchmark::DoNotOptimize(step());
-  Report(state, c.batch, diffmem::diffusion::NumParameters(*net));
+  for (auto _ : state) benchmark::DoNotOptimize(step());  // step() waits for the loss
+  Report(state, c.batch, net, c.unet);
 }
 
-BENCHMARK(BM_TrainerStep)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK(BM_RawLibTorchStep)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+// On a GPU the host thread mostly waits, so rates (images/s, TFLOPS) are per
+// wall-clock second there; on the CPU they stay per CPU second of this thread.
+void WallClockOnGpu(benchmark::internal::Benchmark* b) {
+  if (diffmem::benchmarks::BenchmarkDeviceName() == "cuda") b->UseRealTime();
+}
+
+BENCHMARK(BM_TrainerStep)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0)->Apply(WallClockOnGpu);
+BENCHMARK(BM_RawLibTorchStep)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0)->Apply(WallClockOnGpu);
 BENCHMARK(BM_TrainerVsRawInterleaved)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(4.0);
-BENCHMARK(BM_ForwardBackwardOnly)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_ForwardBackwardOnly)->ArgName("config")->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0)->Apply(WallClockOnGpu);
 
 }  // namespace

@@ -41,6 +41,7 @@
 #include "absl/strings/str_cat.h"
 #include "diffusion/weights.h"
 #include "util/atomic_file.h"
+#include "util/torch_compat.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -195,7 +196,7 @@ inline absl::StatusOr<CheckpointState> LoadCheckpoint(const std::string& path, t
       part = "optimizer";
       torch::serialize::InputArchive o;
       archive->read("optimizer", o);
-      optimizer->load(o);
+      util::LoadOptimizerState(o, *optimizer);  // not optimizer->load: reads 1.x checkpoints under 2.x too
     }
     part = "counters";
     torch::Tensor step, nimg, log_sum, log_steps;  // fresh tensors: read() into a defined one keeps its dtype

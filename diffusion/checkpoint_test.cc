@@ -102,7 +102,27 @@ TEST(CheckpointTest, UnreadableOrMismatchedCheckpointsFailClearly) {
   ASSERT_TRUE(SaveCheckpoint(path, CheckpointState(), *wide, nullptr, nullptr).ok());
   s = LoadCheckpointWeights(path, Weights::kRaw, *net, torch::kCPU);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
-  EXPECT_EQ(LoadCheckpointWeights(path, Weights::kEma, *wide, torch::kCPU).code(), absl::StatusCode::kDataLoss);
+  // It was saved without EMA weights: said so, not a parse error.
+  s = LoadCheckpointWeights(path, Weights::kEma, *wide, torch::kCPU);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_NE(s.message().find("holds no 'ema' weights"), std::string::npos) << s;
+}
+
+// A snapshot keeps the EMA weights, counters and configuration, and nothing to resume from.
+TEST(CheckpointTest, SnapshotsHoldTheEmaWeightsOnly) {
+  const std::string path = TempPath("snapshot.pt");
+  torch::manual_seed(4);
+  UNet<DdpmppSpec> ema(Tiny());
+  ASSERT_TRUE(SaveSnapshot(path, 120, 7680, "{\"network\": {}}", *ema).ok());
+  UNet<DdpmppSpec> back(Tiny());
+  ASSERT_TRUE(LoadCheckpointWeights(path, Weights::kEma, *back, torch::kCPU).ok());
+  for (size_t i = 0; i < ema->parameters().size(); ++i) {
+    EXPECT_TRUE(torch::equal(ema->parameters()[i], back->parameters()[i])) << i;
+  }
+  EXPECT_EQ(*ReadCheckpointConfig(path), "{\"network\": {}}");
+  absl::Status raw = LoadCheckpointWeights(path, Weights::kRaw, *back, torch::kCPU);
+  EXPECT_EQ(raw.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(raw.message().find("a snapshot keeps the EMA weights only"), std::string::npos) << raw;
 }
 
 TEST(CheckpointTest, FailedWriteKeepsThePreviousFile) {

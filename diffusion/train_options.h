@@ -20,6 +20,8 @@
 #ifndef DIFFMEM_DIFFUSION_TRAIN_OPTIONS_H_
 #define DIFFMEM_DIFFUSION_TRAIN_OPTIONS_H_
 
+#include <c10/core/DeviceType.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
 #include <torch/types.h>
 
@@ -167,9 +169,16 @@ inline absl::StatusOr<torch::Device> ResolveDevice(const std::string& flag, std:
   if (flag == "cuda" || flag == "auto") {
     if (cuda) return torch::Device(torch::kCUDA, 0);
     if (flag == "cuda") {
+      // libc10_cuda registers the CUDA device guard when loaded: without it
+      // the binary was built against a CPU-only LibTorch.
+      if (!c10::impl::hasDeviceGuardImpl(c10::DeviceType::CUDA)) {
+        return absl::FailedPreconditionError(
+            "--device=cuda: this binary's LibTorch has no CUDA support (build against a CUDA LibTorch via "
+            "DIFFMEM_LIBTORCH, or use --device=cpu)");
+      }
       return absl::FailedPreconditionError(
-          "--device=cuda: this LibTorch build has no usable CUDA device (build against a CUDA LibTorch via "
-          "DIFFMEM_LIBTORCH, or use --device=cpu)");
+          "--device=cuda: no GPU available (LibTorch has CUDA, but sees no CUDA device: no GPU or no NVIDIA "
+          "driver); use --device=cpu");
     }
     if (note) *note = "no CUDA device available to LibTorch; training on the CPU";
     return torch::Device(torch::kCPU);

@@ -32,9 +32,15 @@
 //   static double ExactKey(const float* a, const float* b, int64_t dim);
 //       the key of two rows, computed directly from the differences in
 //       float64 (no GEMM identity, no temporaries); ExactKeys<M>(a, b) applies
-//       it to paired rows in parallel.
+//       it to paired rows in parallel on the CPU.
+//   static torch::Tensor ExactRowKeys(const torch::Tensor& a, const torch::Tensor& b);
+//       the same float64 arithmetic as tensor ops, for paired float64 rows
+//       K×D on any device (how ExactKeys<M> computes off the CPU); equal to
+//       ExactKey up to the order of the float64 additions.
 //   static torch::Tensor KeyToDistance(const torch::Tensor& key);
 //       the metric value from its key (sqrt for L2); keeps the dtype.
+//
+// Device: every function computes on the device of its inputs (CPU or CUDA).
 //
 // Example:
 //   torch::Tensor d = diffmem::memorization::PairwiseDistances<L2Distance>(x, y);  // Q×N float32
@@ -98,7 +104,7 @@ struct SquaredL2Distance {
   }
   static torch::Tensor Keys(const torch::Tensor& q, const torch::Tensor& q_stats, const torch::Tensor& r,
                             const torch::Tensor& r_stats) {
-    torch::Tensor out = torch::empty({q.size(0), r.size(0)}, torch::kFloat32);
+    torch::Tensor out = torch::empty({q.size(0), r.size(0)}, q.options().dtype(torch::kFloat32));
     RankKeys(out, q, q_stats, r, r_stats);
     return out.add_(q_stats.unsqueeze(1)).clamp_min_(0);
   }
@@ -117,6 +123,7 @@ struct SquaredL2Distance {
     }
     return sum;
   }
+  static torch::Tensor ExactRowKeys(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).square_().sum(1); }
   static torch::Tensor KeyToDistance(const torch::Tensor& key) { return key.clamp_min(0); }
 };
 
@@ -147,6 +154,7 @@ struct L1Distance {
     for (int64_t i = 0; i < dim; ++i) sum += std::abs(static_cast<double>(a[i]) - b[i]);
     return sum;
   }
+  static torch::Tensor ExactRowKeys(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs_().sum(1); }
   static torch::Tensor KeyToDistance(const torch::Tensor& key) { return key; }
 };
 
@@ -170,6 +178,7 @@ struct LInfDistance {
     for (int64_t i = 0; i < dim; ++i) m = std::max(m, std::abs(static_cast<double>(a[i]) - b[i]));
     return m;
   }
+  static torch::Tensor ExactRowKeys(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs_().amax(1); }
   static torch::Tensor KeyToDistance(const torch::Tensor& key) { return key; }
 };
 
@@ -185,7 +194,7 @@ struct CosineDistance {
   }
   static torch::Tensor Keys(const torch::Tensor& q, const torch::Tensor& q_stats, const torch::Tensor& r,
                             const torch::Tensor& r_stats) {
-    torch::Tensor out = torch::empty({q.size(0), r.size(0)}, torch::kFloat32);
+    torch::Tensor out = torch::empty({q.size(0), r.size(0)}, q.options().dtype(torch::kFloat32));
     RankKeys(out, q, q_stats, r, r_stats);
     return out;
   }
@@ -202,6 +211,11 @@ struct CosineDistance {
       nb += y * y;
     }
     return na > 0 && nb > 0 ? 1 - dot / (std::sqrt(na) * std::sqrt(nb)) : 1.0;
+  }
+  static torch::Tensor ExactRowKeys(const torch::Tensor& a, const torch::Tensor& b) {
+    torch::Tensor dot = (a * b).sum(1), na = a.square().sum(1), nb = b.square().sum(1);
+    torch::Tensor both = na.gt(0).logical_and_(nb.gt(0));
+    return torch::where(both, 1 - dot / (na.sqrt() * nb.sqrt()), torch::ones_like(dot));
   }
   static torch::Tensor KeyToDistance(const torch::Tensor& key) { return key; }
 
@@ -227,15 +241,20 @@ struct IsDistanceMetric<
                                              std::declval<const torch::Tensor&>(), 1.0, int64_t{1})),
                    decltype(static_cast<double>(M::ExactKey(std::declval<const float*>(),
                                                             std::declval<const float*>(), int64_t{1}))),
+                   decltype(M::ExactRowKeys(std::declval<const torch::Tensor&>(),
+                                            std::declval<const torch::Tensor&>())),
                    decltype(M::KeyToDistance(std::declval<const torch::Tensor&>()))>> : std::true_type {};
 
-// Exact float64 keys of paired rows: a and b K×… (same shape) → K, by
-// Metric::ExactKey, rows in parallel (at::parallel_for).
+// Exact float64 keys of paired rows: a and b K×… (same shape, same device)
+// → K, on their device: on the CPU by Metric::ExactKey, rows in parallel
+// (at::parallel_for); elsewhere by Metric::ExactRowKeys.
 template <class Metric>
 torch::Tensor ExactKeys(const torch::Tensor& a, const torch::Tensor& b) {
   static_assert(IsDistanceMetric<Metric>::value, "Metric must offer the METRIC interface of memorization/distance.h");
   torch::Tensor x = internal_distance::AsFloatRows(a), y = internal_distance::AsFloatRows(b);
   TORCH_CHECK(x.sizes() == y.sizes(), "ExactKeys: row shapes differ: ", x.sizes(), " vs ", y.sizes());
+  TORCH_CHECK(x.device() == y.device(), "ExactKeys: rows on different devices: ", x.device(), " vs ", y.device());
+  if (!x.is_cpu()) return Metric::ExactRowKeys(x.to(torch::kFloat64), y.to(torch::kFloat64));
   const int64_t rows = x.size(0), dim = x.size(1);
   torch::Tensor keys = torch::empty({rows}, torch::kFloat64);
   const float* xp = x.data_ptr<float>();

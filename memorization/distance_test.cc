@@ -85,6 +85,26 @@ TYPED_TEST(DistanceTest, ExactKeysMatchBruteForceToDoublePrecision) {
   EXPECT_EQ(twice[0].item<double>(), twice[1].item<double>());
 }
 
+// ExactRowKeys (the tensor form used off the CPU) is the same float64
+// arithmetic as ExactKey: equal up to the order of the additions.
+TYPED_TEST(DistanceTest, ExactRowKeysMatchExactKey) {
+  using M = TypeParam;
+  torch::manual_seed(4);
+  torch::Tensor a = torch::randn({9, 300}) * 4 + 1, b = torch::randn({9, 300}) * 4 + 1;
+  b[3] = a[3];
+  a[5].zero_();
+  b[6].zero_();
+  torch::Tensor rows = M::ExactRowKeys(a.to(torch::kFloat64), b.to(torch::kFloat64));
+  ASSERT_EQ(rows.scalar_type(), torch::kFloat64);
+  ASSERT_EQ(rows.sizes(), (std::vector<int64_t>{9}));
+  torch::Tensor loop = ExactKeys<M>(a, b);  // CPU: the ExactKey loop
+  for (int64_t i = 0; i < 9; ++i) {
+    const double want = loop[i].item<double>();
+    EXPECT_NEAR(rows[i].item<double>(), want, 1e-13 * std::max(1.0, std::abs(want))) << M::kName << " row " << i;
+  }
+  EXPECT_NEAR(M::KeyToDistance(rows)[3].template item<double>(), 0.0, 1e-14) << M::kName;  // equal rows
+}
+
 TYPED_TEST(DistanceTest, KeyLowerBoundHoldsForEveryPair) {
   using M = TypeParam;
   torch::manual_seed(3);

@@ -14,6 +14,9 @@
 // A sample that equals a training image present twice (d1 = d2 = 0) has
 // d1/d2 := 0: it is a copy of training data, so it counts as memorized.
 //
+// Device: the search runs where the training images (or the index) are, CPU
+// or CUDA; samples are moved there.
+//
 // Example:
 //   using diffmem::memorization::MemorizationRatio;
 //   MemorizationReport r = MemorizationRatio(samples, train_images);  // L2, threshold 1/3
@@ -103,9 +106,9 @@ MemorizationReport MemorizationRatio(const NearestNeighbors<Metric>& train, cons
   search.k = 2;
   torch::Tensor d, idx;
   if (!options.progress) {
-    Neighbors nn = train.Search(samples, search);
-    d = nn.distances.contiguous();
-    idx = nn.indices.contiguous();
+    Neighbors nn = train.Search(samples, search);  // on the training images' device
+    d = nn.distances.cpu().contiguous();
+    idx = nn.indices.cpu().contiguous();
   } else {
     std::vector<torch::Tensor> ds, is;
     const int64_t total = samples.size(0), block = std::max<int64_t>(1, options.progress_block);
@@ -115,8 +118,8 @@ MemorizationReport MemorizationRatio(const NearestNeighbors<Metric>& train, cons
       is.push_back(nn.indices);
       options.progress(std::min(total, first + block), total);
     }
-    d = torch::cat(ds).contiguous();
-    idx = torch::cat(is).contiguous();
+    d = torch::cat(ds).cpu().contiguous();
+    idx = torch::cat(is).cpu().contiguous();
   }
   const double* dp = d.data_ptr<double>();
   const int64_t* ip = idx.data_ptr<int64_t>();

@@ -2,7 +2,8 @@
 // Q query rows among N reference rows under any METRIC of
 // memorization/distance.h, blocked over queries and references so memory
 // stays bounded, multi-threaded through LibTorch (at::get_num_threads()).
-// It runs on the CPU (tensors on another device are copied there).
+// It runs on the device of the references (CPU or CUDA; queries are moved
+// there) and returns its results on that device.
 //
 //   NearestNeighborsOptions  — k, block sizes, float32 candidates per query
 //   Neighbors                — distances (float64 Q×k, ascending) and indices (int64 Q×k)
@@ -17,7 +18,12 @@
 // lower index. Finally each query checks with the metric's worst-case
 // rounding bound that no reference left out could beat its k-th candidate;
 // queries that cannot prove it (near-ties, many duplicates) are searched again
-// with 4× the candidates, up to all N.
+// with 4× the candidates, up to all N. The float64 re-ranking is a parallel
+// loop over candidate pairs on the CPU; on another device the same float64
+// arithmetic runs as tensor ops (Metric::ExactRowKeys) on gathered rows, in
+// chunks of at most 8M values, so the exactness argument is the same: only
+// the order of the float64 additions differs (distances agree with the CPU's
+// to ~1e-15 relative; exact ties are still broken by index).
 //
 // Memory: besides the references (float32 N×D, one copy; none if given
 // float32 contiguous) and the queries, one float32 buffer of
@@ -60,6 +66,30 @@ struct Neighbors {
   torch::Tensor indices;    // int64 Q×k into the references; equal distances: lower index first
 };
 
+namespace internal_nearest_neighbors {
+
+// Exact float64 keys of query rows q (len×D float32) against their candidate
+// references cand (len×kk indices into refs, N×D float32) by tensor ops, on
+// their device: the candidates' rows are gathered and compared in float64
+// (Metric::ExactRowKeys), a chunk of query rows at a time so that no gathered
+// block holds more than max_values values.
+template <class Metric>
+torch::Tensor GatheredExactKeys(const torch::Tensor& q, const torch::Tensor& refs, const torch::Tensor& cand,
+                                int64_t max_values = int64_t{8} << 20) {
+  const int64_t rows = cand.size(0), kk = cand.size(1), d = refs.size(1);
+  torch::Tensor keys = torch::empty({rows, kk}, q.options().dtype(torch::kFloat64));
+  const int64_t chunk = std::max<int64_t>(1, max_values / std::max<int64_t>(1, kk * d));
+  for (int64_t start = 0; start < rows; start += chunk) {
+    const int64_t len = std::min(chunk, rows - start);
+    torch::Tensor r = refs.index_select(0, cand.narrow(0, start, len).reshape({-1})).to(torch::kFloat64);
+    torch::Tensor a = q.narrow(0, start, len).to(torch::kFloat64).unsqueeze(1).expand({len, kk, d}).reshape({-1, d});
+    keys.narrow(0, start, len).copy_(Metric::ExactRowKeys(a, r).view({len, kk}));
+  }
+  return keys;
+}
+
+}  // namespace internal_nearest_neighbors
+
 template <class Metric = L2Distance>
 class NearestNeighbors {
   static_assert(IsDistanceMetric<Metric>::value, "Metric must offer the METRIC interface of memorization/distance.h");
@@ -69,7 +99,7 @@ class NearestNeighbors {
 
   // references: N×… (any numeric dtype; rows are flattened and held as float32).
   explicit NearestNeighbors(const torch::Tensor& references)
-      : refs_(internal_distance::AsFloatRows(references.cpu())), stats_(Metric::RowStats(refs_)) {
+      : refs_(internal_distance::AsFloatRows(references)), stats_(Metric::RowStats(refs_)) {
     TORCH_CHECK(refs_.size(0) > 0, "NearestNeighbors: no references");
     max_stat_ = stats_.defined() ? stats_.max().item<double>() : 0.0;
   }
@@ -77,18 +107,21 @@ class NearestNeighbors {
   int64_t size() const { return refs_.size(0); }
   int64_t dim() const { return refs_.size(1); }
   const torch::Tensor& references() const { return refs_; }  // float32 N×D
+  torch::Device device() const { return refs_.device(); }
 
-  // The k nearest references of each query row (Q×…, same D as the references).
+  // The k nearest references of each query row (Q×…, same D as the
+  // references; moved to their device), on the references' device.
   Neighbors Search(const torch::Tensor& queries, const NearestNeighborsOptions& options = {}) const {
     const NearestNeighborsOptions& o = options;
     TORCH_CHECK(o.k >= 1 && o.k <= size(), "NearestNeighbors: k = ", o.k, " must be in [1, N = ", size(), "]");
     TORCH_CHECK(o.query_block > 0 && o.reference_block > 0,
                 "NearestNeighbors: block sizes must be positive");
-    torch::Tensor q = internal_distance::AsFloatRows(queries.cpu());
+    torch::Tensor q = internal_distance::AsFloatRows(queries.to(device()));
     TORCH_CHECK(q.size(1) == dim(), "NearestNeighbors: queries have ", q.size(1), " values per row, references ",
                 dim());
     const int64_t num_queries = q.size(0);
-    Neighbors out{torch::empty({num_queries, o.k}, torch::kFloat64), torch::empty({num_queries, o.k}, torch::kInt64)};
+    Neighbors out{torch::empty({num_queries, o.k}, refs_.options().dtype(torch::kFloat64)),
+                  torch::empty({num_queries, o.k}, refs_.options().dtype(torch::kInt64))};
     for (int64_t start = 0; start < num_queries; start += o.query_block) {
       const int64_t len = std::min(o.query_block, num_queries - start);
       SearchBlock(q.narrow(0, start, len), o, out.distances.narrow(0, start, len), out.indices.narrow(0, start, len));
@@ -103,7 +136,7 @@ class NearestNeighbors {
     const int64_t n = size();
     torch::Tensor q = q_block;
     torch::Tensor q_stats = Metric::RowStats(q);
-    torch::Tensor rows = torch::arange(q.size(0), torch::kInt64);  // rows of dist/idx still open
+    torch::Tensor rows = torch::arange(q.size(0), q.options().dtype(torch::kInt64));  // rows of dist/idx still open
     int64_t kk = std::min(std::max(o.candidates, o.k), n);
     while (true) {
       torch::Tensor rank_keys, cand;
@@ -117,7 +150,7 @@ class NearestNeighbors {
       cand = cand.gather(1, perm);
       torch::Tensor done;
       if (kk >= n) {
-        done = torch::ones({q.size(0)}, torch::kBool);
+        done = torch::ones({q.size(0)}, q.options().dtype(torch::kBool));
       } else {
         // Any reference left out ranked at or after the last kept one.
         torch::Tensor cutoff = std::get<0>(rank_keys.max(1)).to(torch::kFloat64);
@@ -147,7 +180,7 @@ class NearestNeighbors {
                                                      int64_t reference_block) const {
     const int64_t n = size(), rows = q.size(0);
     const int64_t block = std::min(reference_block, n);
-    torch::Tensor buffer = torch::empty({rows, kk + block}, torch::kFloat32);
+    torch::Tensor buffer = torch::empty({rows, kk + block}, refs_.options());
     torch::Tensor best_keys, best_idx;
     int64_t kept = 0;
     for (int64_t start = 0; start < n; start += block) {
@@ -168,6 +201,7 @@ class NearestNeighbors {
 
   // Exact float64 keys of q's rows against their candidates (len×kk).
   torch::Tensor ExactKeys(const torch::Tensor& q, const torch::Tensor& cand) const {
+    if (!q.is_cpu()) return internal_nearest_neighbors::GatheredExactKeys<Metric>(q, refs_, cand);
     const int64_t rows = cand.size(0), kk = cand.size(1), d = dim();
     torch::Tensor c = cand.contiguous();
     torch::Tensor keys = torch::empty({rows, kk}, torch::kFloat64);

@@ -150,6 +150,33 @@ TEST(NearestNeighborsL2Test, UInt8ImagesAndOneShotForm) {
   }
 }
 
+// The re-ranking that the search uses off the CPU, checked here on the CPU
+// against the float64 brute force, with chunks small enough to split rows.
+TYPED_TEST(NearestNeighborsTest, GatheredExactKeysMatchBruteForceInEveryChunking) {
+  using M = TypeParam;
+  torch::manual_seed(14);
+  torch::Tensor refs = torch::randn({40, 24}) * 2, q = torch::randn({11, 24});
+  q[2] = refs[7];
+  torch::Tensor cand = torch::randint(0, 40, {11, 5}, torch::kInt64);
+  cand[2][3] = 7;
+  for (int64_t max_values : {int64_t{1}, int64_t{5 * 24}, int64_t{3 * 5 * 24 + 1}, int64_t{8} << 20}) {
+    torch::Tensor keys = internal_nearest_neighbors::GatheredExactKeys<M>(q, refs, cand, max_values);
+    ASSERT_EQ(keys.sizes(), (std::vector<int64_t>{11, 5}));
+    torch::Tensor d = M::KeyToDistance(keys).contiguous();
+    torch::Tensor q64 = q.to(torch::kFloat64).contiguous(), r64 = refs.to(torch::kFloat64).contiguous();
+    for (int64_t i = 0; i < 11; ++i) {
+      for (int64_t t = 0; t < 5; ++t) {
+        const int64_t j = cand[i][t].item<int64_t>();
+        const double want =
+            diffmem::reference::ReferenceDistance(M::kName, q64[i].data_ptr<double>(), r64[j].data_ptr<double>(), 24);
+        EXPECT_NEAR(d[i][t].item<double>(), want, 1e-12 * std::max(1.0, want))
+            << M::kName << " row " << i << " candidate " << t << " max_values " << max_values;
+      }
+    }
+    EXPECT_EQ(d[2][3].item<double>(), 0.0) << M::kName;
+  }
+}
+
 TEST(NearestNeighborsL2Test, RejectsBadArguments) {
   NearestNeighbors<L2Distance> index(torch::zeros({3, 4}));
   NearestNeighborsOptions o;

@@ -19,7 +19,8 @@
 // float32 GEMM key; among exact float32 ties the weights are shared equally.
 //
 // Device: the training points stay where they are given (CPU or CUDA) and
-// every call computes there; x, σ and labels are moved to that device.
+// every call computes there; x, σ and labels are moved to that device, and
+// the result is on it (the samplers copy it into their own buffers).
 //
 // Class-conditional mode: construct with training labels; then a call with
 // labels averages, for each sample, only over training points of its label

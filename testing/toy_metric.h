@@ -39,6 +39,9 @@ struct L3Distance {
     for (int64_t i = 0; i < dim; ++i) sum += std::pow(std::abs(static_cast<double>(a[i]) - b[i]), 3);
     return std::cbrt(sum);
   }
+  static torch::Tensor ExactRowKeys(const torch::Tensor& a, const torch::Tensor& b) {
+    return (a - b).abs_().pow_(3).sum(1).pow_(1.0 / 3);
+  }
   static torch::Tensor KeyToDistance(const torch::Tensor& key) { return key; }
 };
 static_assert(memorization::IsDistanceMetric<L3Distance>::value, "L3Distance offers the METRIC interface");
