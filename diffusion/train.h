@@ -45,6 +45,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
+#include <torch/cuda.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
@@ -164,6 +165,16 @@ struct TrainResult {
   double wall_s = 0;          // this session
 };
 
+// Wall time of the parts of one Trainer::Step, in seconds (added to, so a
+// caller can sum over steps). On CUDA each part ends with a device
+// synchronization, so only ask for them when measuring.
+struct StepTimes {
+  double batch_s = 0;             // data order, gather, pixels to float
+  double forward_backward_s = 0;  // loss (forward), its value, backward
+  double optimizer_s = 0;         // zeroing gradients, clipping, learning rate, update
+  double ema_s = 0;               // EMA update
+};
+
 // Files of a run directory.
 inline std::string RunConfigPath(const std::string& run_dir) { return run_dir + "/config.json"; }
 inline std::string RunCheckpointPath(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
@@ -276,6 +287,24 @@ inline std::string ResumeMismatch(const nlohmann::json& stored, const nlohmann::
   }
   return "";
 }
+
+// Adds the time since the last lap to a StepTimes field (nothing when off).
+class PhaseClock {
+ public:
+  PhaseClock(bool on, torch::Device device) : on_(on), cuda_(device.is_cuda()), last_(Now()) {}
+  void Lap(double* into) {
+    if (!on_) return;
+    if (cuda_) torch::cuda::synchronize();
+    const auto now = Now();
+    *into += std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+
+ private:
+  static std::chrono::steady_clock::time_point Now() { return std::chrono::steady_clock::now(); }
+  bool on_, cuda_;
+  std::chrono::steady_clock::time_point last_;
+};
 
 inline bool Exists(const std::string& path) {
   std::error_code ec;
@@ -475,14 +504,18 @@ class Trainer {
 
   // One optimizer step on the next batch of the seeded stream (forward,
   // backward, optional clipping, optimizer, EMA); returns the batch loss.
-  // Run() calls this; exposed for benchmarks and custom loops.
-  absl::StatusOr<double> Step() {
+  // Run() calls this; exposed for benchmarks and custom loops. With `times`,
+  // also the wall time of each part (benchmarks split the step with it).
+  absl::StatusOr<double> Step(StepTimes* times = nullptr) {
     if (!started_) return absl::FailedPreconditionError("Trainer::Step before Start");
+    internal_train::PhaseClock clock(times != nullptr, device_);
     const int64_t batch = options_.batch_size;
     torch::Tensor idx = order_.Batch(nimg_, batch).to(device_);
     torch::Tensor x = data::PixelsToFloat(images_.index_select(0, idx));
     torch::Tensor y = labels_.defined() ? labels_.index_select(0, idx) : torch::Tensor();
+    clock.Lap(times ? &times->batch_s : nullptr);
     optimizer_->zero_grad();
+    clock.Lap(times ? &times->optimizer_s : nullptr);
     torch::Tensor loss = DenoisingLoss(denoiser_, x, y, loss_gen_);
     const double value = loss.item<double>();
     if (!std::isfinite(value)) {
@@ -492,6 +525,7 @@ class Trainer {
           " is kept. Try a lower --lr, a longer --lr_warmup_kimg or --grad_clip"));
     }
     loss.backward();
+    clock.Lap(times ? &times->forward_backward_s : nullptr);
     if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(net_->parameters(), options_.grad_clip);
     double lr = options_.lr;
     if (options_.lr_warmup_kimg > 0) {
@@ -499,11 +533,13 @@ class Trainer {
     }
     for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
     optimizer_->step();
+    clock.Lap(times ? &times->optimizer_s : nullptr);
     if (options_.ema_beta > 0) {
       ema_->Update(net_, options_.ema_beta);
     } else {
       ema_->UpdateHalfLife(net_, batch, nimg_, EmaHalfLife{options_.ema_halflife_kimg, options_.ema_rampup_ratio});
     }
+    clock.Lap(times ? &times->ema_s : nullptr);
     nimg_ += batch;
     ++step_;
     last_lr_ = lr;
