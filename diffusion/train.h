@@ -50,8 +50,6 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 #include <torch/types.h>
-// clip_grad.h uses torch::Tensor without including its declaration.
-#include <torch/nn/utils/clip_grad.h>
 
 #include <chrono>
 #include <cmath>
@@ -80,6 +78,7 @@
 #include "diffusion/checkpoint.h"
 #include "diffusion/denoiser.h"
 #include "diffusion/ema.h"
+#include "diffusion/flat_optimizer.h"
 #include "diffusion/loss.h"
 #include "diffusion/network.h"
 #include "diffusion/train_options.h"
@@ -249,22 +248,23 @@ inline nlohmann::json DatasetSummaryJson(const data::Dataset& ds) {
 
 namespace internal_train {
 
-inline std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(std::vector<torch::Tensor> params,
-                                                              const TrainOptions& t) {
+// The optimizer TrainOptions names, over flat parameter buffers: LibTorch's
+// Adam, AdamW or SGD arithmetic in one pass per step (diffusion/flat_optimizer.h).
+inline std::unique_ptr<FlatOptimizer> MakeOptimizer(std::vector<torch::Tensor> params, const TrainOptions& t) {
   if (t.optimizer == "adamw") {
-    return std::make_unique<torch::optim::AdamW>(std::move(params), torch::optim::AdamWOptions(t.lr)
-                                                                        .betas({t.adam_beta1, t.adam_beta2})
-                                                                        .eps(t.adam_eps)
-                                                                        .weight_decay(t.weight_decay));
+    return std::make_unique<FlatOptimizer>(std::move(params), torch::optim::AdamWOptions(t.lr)
+                                                                   .betas({t.adam_beta1, t.adam_beta2})
+                                                                   .eps(t.adam_eps)
+                                                                   .weight_decay(t.weight_decay));
   }
   if (t.optimizer == "sgd") {
-    return std::make_unique<torch::optim::SGD>(
+    return std::make_unique<FlatOptimizer>(
         std::move(params), torch::optim::SGDOptions(t.lr).momentum(t.sgd_momentum).weight_decay(t.weight_decay));
   }
-  return std::make_unique<torch::optim::Adam>(std::move(params), torch::optim::AdamOptions(t.lr)
-                                                                     .betas({t.adam_beta1, t.adam_beta2})
-                                                                     .eps(t.adam_eps)
-                                                                     .weight_decay(t.weight_decay));
+  return std::make_unique<FlatOptimizer>(std::move(params), torch::optim::AdamOptions(t.lr)
+                                                                .betas({t.adam_beta1, t.adam_beta2})
+                                                                .eps(t.adam_eps)
+                                                                .weight_decay(t.weight_decay));
 }
 
 // Which settings of a stored configuration differ from the new one (those
@@ -349,9 +349,11 @@ class Trainer {
 
     net_->to(device_);
     net_->train();
+    // The optimizer moves the parameters into flat buffers first, so the EMA
+    // copy gets the same layout and blends in one pass.
+    optimizer_ = internal_train::MakeOptimizer(net_->parameters(), options_);
     ema_ = std::make_unique<Ema<Net>>(net_);
     ema_->model()->eval();
-    optimizer_ = internal_train::MakeOptimizer(net_->parameters(), options_);
     images_ = dataset_.images.to(device_);
     if (dataset_.has_labels()) labels_ = dataset_.labels.to(device_);
     loss_gen_ = at::detail::createCPUGenerator(options_.seed ^ 0x6c6f7373ull);  // "loss"
@@ -514,7 +516,7 @@ class Trainer {
     torch::Tensor x = data::PixelsToFloat(images_.index_select(0, idx));
     torch::Tensor y = labels_.defined() ? labels_.index_select(0, idx) : torch::Tensor();
     clock.Lap(times ? &times->batch_s : nullptr);
-    optimizer_->zero_grad();
+    optimizer_->ZeroGrad();
     clock.Lap(times ? &times->optimizer_s : nullptr);
     torch::Tensor loss = DenoisingLoss(denoiser_, x, y, loss_gen_);
     const double value = loss.item<double>();
@@ -526,7 +528,7 @@ class Trainer {
     }
     loss.backward();
     clock.Lap(times ? &times->forward_backward_s : nullptr);
-    if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(net_->parameters(), options_.grad_clip);
+    if (options_.grad_clip > 0) optimizer_->ClipGradNorm(options_.grad_clip);
     double lr = options_.lr;
     if (options_.lr_warmup_kimg > 0) {
       lr *= std::min(1.0, static_cast<double>(nimg_ + batch) / (options_.lr_warmup_kimg * 1000));
@@ -615,7 +617,7 @@ class Trainer {
   Denoiser<Precond, Net> denoiser_;
   DataOrder order_;
   std::unique_ptr<Ema<Net>> ema_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<FlatOptimizer> optimizer_;
   torch::Device device_ = torch::kCPU;
   std::string device_note_;
   torch::Tensor images_, labels_;
