@@ -84,7 +84,7 @@ class Ema {
     flat_.Reattach();  // the copy was moved (model().to(...)): flat again
     const std::vector<torch::Tensor> cur = net.ptr()->parameters();
     if (cur.size() != flat_.parameters().size()) throw std::invalid_argument("Ema::Update: network structure differs");
-    const std::vector<torch::Tensor> source = SameLayout(cur);
+    const std::vector<torch::Tensor> source = flat_.BuffersOf(cur);
     if (!source.empty()) {
       for (size_t k = 0; k < source.size(); ++k) LerpUpdate(flat_.groups()[k].values, source[k], beta);
     } else {
@@ -113,33 +113,8 @@ class Ema {
   const FlatParameters& flat() const { return flat_; }
 
  private:
-  // The trained network's parameters as whole buffers, one per group of the
-  // copy's layout, when they sit at exactly the copy's offsets in one
-  // storage per group; empty otherwise.
-  std::vector<torch::Tensor> SameLayout(const std::vector<torch::Tensor>& cur) const {
-    const std::vector<FlatSlot>& slots = flat_.slots();
-    const std::vector<FlatGroup>& groups = flat_.groups();
-    std::vector<const torch::Tensor*> first(groups.size(), nullptr);
-    for (size_t i = 0; i < cur.size(); ++i) {
-      const torch::Tensor& p = cur[i];
-      const FlatSlot& s = slots[i];
-      const torch::Tensor*& f = first[s.group];
-      if (f == nullptr) f = &p;
-      if (!p.storage().is_alias_of(f->storage()) || p.storage_offset() != s.offset || !p.is_contiguous() ||
-          p.numel() != s.numel || p.dtype() != groups[s.group].values.dtype() ||
-          p.device() != groups[s.group].values.device()) {
-        return {};
-      }
-    }
-    std::vector<torch::Tensor> out;
-    for (size_t k = 0; k < groups.size(); ++k) {
-      const torch::Tensor& values = groups[k].values;
-      if (first[k] == nullptr || first[k]->storage().nbytes() < values.nbytes()) return {};
-      out.push_back(torch::empty({0}, values.options()).set_(first[k]->storage(), 0, values.sizes()));
-    }
-    return out;
-  }
-
+  // Floating buffers blend like parameters (per tensor: networks have few
+  // and small ones); other buffers are copied.
   static void Blend(const std::vector<torch::Tensor>& ema, const std::vector<torch::Tensor>& cur, double beta) {
     if (ema.size() != cur.size()) throw std::invalid_argument("Ema::Update: network structure differs");
     for (size_t i = 0; i < ema.size(); ++i) {

@@ -137,6 +137,34 @@ class FlatParameters {
     for (FlatGroup& g : groups_) g.gradients.zero_();
   }
 
+  // The buffers `params` (another module's parameters, in order) live in,
+  // one per group of this layout, when they sit at exactly this layout's
+  // offsets, dtypes and devices (e.g. a copy of a network flattened the
+  // same way); empty otherwise.
+  std::vector<torch::Tensor> BuffersOf(const std::vector<torch::Tensor>& params) const {
+    if (params.size() != slots_.size()) return {};
+    std::vector<const torch::Tensor*> first(groups_.size(), nullptr);
+    for (size_t i = 0; i < params.size(); ++i) {
+      const torch::Tensor& p = params[i];
+      const FlatSlot& s = slots_[i];
+      const torch::Tensor& values = groups_[s.group].values;
+      const torch::Tensor*& f = first[s.group];
+      if (f == nullptr) f = &p;
+      if (!p.defined() || !p.storage().is_alias_of(f->storage()) || p.storage_offset() != s.offset ||
+          !p.is_contiguous() || p.numel() != s.numel || p.dtype() != values.dtype() || p.device() != values.device()) {
+        return {};
+      }
+    }
+    std::vector<torch::Tensor> out;
+    torch::NoGradGuard no_grad;
+    for (size_t k = 0; k < groups_.size(); ++k) {
+      const torch::Tensor& values = groups_[k].values;
+      if (first[k] == nullptr || first[k]->storage().nbytes() < values.nbytes()) return {};
+      out.push_back(torch::empty({0}, values.options()).set_(first[k]->storage(), 0, values.sizes()));
+    }
+    return out;
+  }
+
   // Marks every parameter as modified in place (what an in-place ATen op
   // would do), after an update that wrote the buffers directly.
   void BumpVersions() {

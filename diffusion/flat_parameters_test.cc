@@ -200,6 +200,25 @@ TEST_F(FlatParametersTest, InPlaceCopiesKeepSlicesAndGroupsFollowDtypes) {
   EXPECT_THROW(FlatParameters({torch::ones({2})}, /*with_gradients=*/true), c10::Error);  // no requires_grad
 }
 
+// A copy flattened the same way finds the original's buffers (the EMA's
+// one-pass update); parameters elsewhere do not.
+TEST_F(FlatParametersTest, BuffersOfFindsAnotherModuleInTheSameLayout) {
+  torch::manual_seed(5);
+  UNet<DdpmppSpec> net(Tiny());
+  UNet<DdpmppSpec> copy = Twin(net);
+  FlatParameters copy_flat(copy->parameters(), /*with_gradients=*/false);
+  EXPECT_TRUE(copy_flat.BuffersOf(net->parameters()).empty());  // not flat yet
+  FlatParameters flat(net->parameters(), /*with_gradients=*/true);
+  std::vector<torch::Tensor> found = copy_flat.BuffersOf(net->parameters());
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].data_ptr(), flat.groups()[0].values.data_ptr());
+  EXPECT_TRUE(torch::equal(found[0], flat.groups()[0].values));
+  EXPECT_TRUE(copy_flat.BuffersOf({}).empty());
+  std::vector<torch::Tensor> shuffled = net->parameters();
+  std::swap(shuffled[0], shuffled[1]);
+  EXPECT_TRUE(copy_flat.BuffersOf(shuffled).empty());
+}
+
 }  // namespace
 }  // namespace diffusion
 }  // namespace diffmem
