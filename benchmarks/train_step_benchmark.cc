@@ -7,11 +7,9 @@
 //   bazel run -c opt //benchmarks:train_step_benchmark                        # all
 //   bazel run //benchmarks:train_step_benchmark -- --benchmark_filter=small
 //
-// Configs (batch 64 unless noted):
-//   small8 / small16  2-level UNet, 32 channels, mult 1,2, 1 block, no attention (0.72M)
-//                     (the EMM study's default CPU network) at 8×8 / 16×16
-//   cifar32           DDPM++ CIFAR-10 (128 channels, mult 2,2,2, 4 blocks,
-//                     attention at 16), batch 8, 3×32×32
+// Configs (benchmarks/train_step_configs.h): small8 / small16 (the EMM
+// study's 0.72M CPU network at 8×8 / 16×16, batch 64) and cifar32 (DDPM++
+// CIFAR-10, 55.7M, batch 8, 3×32×32).
 // Counters: images/s, parameters, ms per step, and (BM_TrainerStep) the step
 // split into forward+backward, optimizer, EMA and the rest.
 
@@ -23,11 +21,13 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "benchmarks/train_step_configs.h"
 #include "data/dataset.h"
 #include "data/pixels.h"
 #include "diffusion/denoiser.h"
@@ -37,39 +37,14 @@
 
 namespace {
 
+using diffmem::benchmarks::BenchTrainer;
+using diffmem::benchmarks::GetTrainStepConfig;
+using diffmem::benchmarks::RandomImages;
+using diffmem::benchmarks::SetThreadsFromEnvironment;
+using diffmem::benchmarks::StartBenchTrainer;
 using diffmem::diffusion::DdpmppSpec;
 using diffmem::diffusion::UNet;
-using diffmem::diffusion::UNetOptions;
-
-struct Config {
-  const char* name;
-  UNetOptions unet;
-  int64_t batch;
-};
-
-Config GetConfig(int64_t i) {
-  switch (i) {
-    case 0:
-      return {"small8", UNetOptions(8, 1, 1).model_channels(32).channel_mult({1, 2}).num_blocks(1).attn_resolutions({}).dropout(0), 64};
-    case 1:
-      return {"small16", UNetOptions(16, 1, 1).model_channels(32).channel_mult({1, 2}).num_blocks(1).attn_resolutions({}).dropout(0), 64};
-    default:
-      return {"cifar32", UNetOptions(32, 3, 3).model_channels(128).channel_mult({2, 2, 2}).num_blocks(4).attn_resolutions({16}).dropout(0.13), 8};
-  }
-}
-
-diffmem::data::Dataset RandomData(const UNetOptions& o, int64_t n) {
-  diffmem::data::Dataset ds;
-  torch::manual_seed(0);
-  ds.images = torch::randint(0, 256, {n, o.in_channels(), o.img_resolution(), o.img_resolution()}, torch::kUInt8);
-  ds.source = "random";
-  return ds;
-}
-
-void SetThreads() {
-  const char* env = std::getenv("OMP_NUM_THREADS");
-  at::set_num_threads(env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency()));
-}
+using Config = diffmem::benchmarks::TrainStepConfig;
 
 void Report(benchmark::State& state, int64_t batch, int64_t params) {
   state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
@@ -77,60 +52,49 @@ void Report(benchmark::State& state, int64_t batch, int64_t params) {
   state.counters["threads"] = at::get_num_threads();
 }
 
-using BenchTrainer = diffmem::diffusion::Trainer<diffmem::diffusion::EdmPreconditioner, UNet<DdpmppSpec>>;
-
-// A Trainer over 256 random images in a fresh `dir`, started; null on failure.
-std::unique_ptr<BenchTrainer> StartTrainer(const Config& c, const std::string& dir) {
-  diffmem::diffusion::TrainOptions t;
-  t.batch_size = c.batch;
-  t.lr = 1e-3;
-  t.steps = 1 << 30;
-  t.ema_beta = 0.999;
-  t.device = "cpu";
-  std::filesystem::remove_all(dir);
-  torch::manual_seed(0);
-  UNet<DdpmppSpec> net(c.unet);
-  auto trainer = std::make_unique<BenchTrainer>(net, diffmem::diffusion::EdmPreconditioner{},
-                                                RandomData(c.unet, 256), t, dir);
-  if (!trainer->Start(false).ok()) return nullptr;
-  return trainer;
-}
+double ProcessCpuS() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
 // diffmem: Trainer::Step (data order, batch gather, EDM loss through the
 // Denoiser wrapper, backward, optimizer with lr schedule, EMA update), split
-// into its parts by Trainer::Step's StepTimes. Counters (ms per step):
-// fwd_bwd (loss forward + backward), optimizer (zeroing gradients, update),
-// ema, rest (batch gather and everything else: step − the three), and the
-// ratios the training-speed goal is stated in: optimizer+EMA as % of the
-// step, and step / fwd_bwd.
+// into its parts by Trainer::Step's StepTimes. Counters, ms per step of wall
+// time: fwd_bwd (loss forward + backward), optimizer (zeroing gradients,
+// update), ema, rest (batch gather and everything else: step − the three);
+// the same in CPU time of all threads (cpu_*: robust to other load on a
+// shared machine); and the ratios the training-speed goal is stated in,
+// optimizer+EMA as % of the step and step / fwd_bwd, in both.
 void BM_TrainerStep(benchmark::State& state) {
-  SetThreads();
-  const Config c = GetConfig(state.range(0));
+  SetThreadsFromEnvironment();
+  const Config c = GetTrainStepConfig(state.range(0));
   state.SetLabel(c.name);
   const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark";
-  std::unique_ptr<BenchTrainer> trainer = StartTrainer(c, dir);
+  std::unique_ptr<BenchTrainer> trainer = StartBenchTrainer(c, dir);
   if (!trainer) {
     state.SkipWithError("Trainer::Start failed");
     return;
   }
   for (int i = 0; i < 2; ++i) (void)trainer->Step();  // warm-up (allocator, oneDNN primitives)
   diffmem::diffusion::StepTimes times;
-  double step_s = 0;
+  double wall_s = 0, cpu_s = 0;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = ProcessCpuS();
     absl::StatusOr<double> loss = trainer->Step(&times);
-    step_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    cpu_s += ProcessCpuS() - c0;
+    wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     benchmark::DoNotOptimize(loss);
   }
-  const double n = static_cast<double>(state.iterations());
-  const double step = step_s / n * 1e3, fb = times.forward_backward_s / n * 1e3, opt = times.optimizer_s / n * 1e3,
-               ema = times.ema_s / n * 1e3;
-  state.counters["fwd_bwd_ms"] = fb;
-  state.counters["optimizer_ms"] = opt;
-  state.counters["ema_ms"] = ema;
-  state.counters["rest_ms"] = step - fb - opt - ema;
-  state.counters["opt+ema_%"] = 100 * (opt + ema) / step;
-  state.counters["step/fwd_bwd"] = step / fb;
+  const double ms = 1e3 / static_cast<double>(state.iterations());
+  auto split = [&](const char* prefix, double step, double fb, double opt, double ema) {
+    const std::string p = prefix;
+    state.counters[p + "fwd_bwd_ms"] = fb * ms;
+    state.counters[p + "optimizer_ms"] = opt * ms;
+    state.counters[p + "ema_ms"] = ema * ms;
+    state.counters[p + "rest_ms"] = (step - fb - opt - ema) * ms;
+    state.counters[p + "opt+ema_%"] = 100 * (opt + ema) / step;
+    state.counters[p + "step/fwd_bwd"] = step / fb;
+  };
+  split("", wall_s, times.forward_backward.wall_s, times.optimizer.wall_s, times.ema.wall_s);
+  split("cpu_", cpu_s, times.forward_backward.cpu_s, times.optimizer.cpu_s, times.ema.cpu_s);
   Report(state, c.batch, diffmem::diffusion::NumParameters(*trainer->net()));
   std::filesystem::remove_all(dir);
 }
@@ -140,7 +104,7 @@ void BM_TrainerStep(benchmark::State& state) {
 struct RawLoop {
   explicit RawLoop(const Config& c)
       : c(c), net((torch::manual_seed(0), c.unet)), adam(net->parameters(), torch::optim::AdamOptions(1e-3)),
-        ds(RandomData(c.unet, 256)) {
+        ds(RandomImages(c.unet, 256)) {
     params = net->parameters();
     for (const torch::Tensor& p : params) ema.push_back(p.detach().clone());
   }
@@ -170,8 +134,8 @@ struct RawLoop {
 };
 
 void BM_RawLibTorchStep(benchmark::State& state) {
-  SetThreads();
-  const Config c = GetConfig(state.range(0));
+  SetThreadsFromEnvironment();
+  const Config c = GetTrainStepConfig(state.range(0));
   state.SetLabel(c.name);
   RawLoop raw(c);
   for (int i = 0; i < 2; ++i) raw.Step();
@@ -191,11 +155,11 @@ double ThreadCpuMs() {
 // neighbouring steps. Counters: ms per step of each and the overhead share
 // (trainer − raw) / trainer.
 void BM_TrainerVsRawInterleaved(benchmark::State& state) {
-  SetThreads();
-  const Config c = GetConfig(state.range(0));
+  SetThreadsFromEnvironment();
+  const Config c = GetTrainStepConfig(state.range(0));
   state.SetLabel(c.name);
   const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark_vs";
-  std::unique_ptr<BenchTrainer> trainer = StartTrainer(c, dir);
+  std::unique_ptr<BenchTrainer> trainer = StartBenchTrainer(c, dir);
   if (!trainer) {
     state.SkipWithError("Trainer::Start failed");
     return;
@@ -223,8 +187,8 @@ void BM_TrainerVsRawInterleaved(benchmark::State& state) {
 // Forward + backward alone (no optimizer, no EMA): how much of a step the
 // network itself takes.
 void BM_ForwardBackwardOnly(benchmark::State& state) {
-  SetThreads();
-  const Config c = GetConfig(state.range(0));
+  SetThreadsFromEnvironment();
+  const Config c = GetTrainStepConfig(state.range(0));
   state.SetLabel(c.name);
   torch::manual_seed(0);
   UNet<DdpmppSpec> net(c.unet);

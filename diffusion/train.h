@@ -55,6 +55,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -164,14 +165,19 @@ struct TrainResult {
   double wall_s = 0;          // this session
 };
 
-// Wall time of the parts of one Trainer::Step, in seconds (added to, so a
-// caller can sum over steps). On CUDA each part ends with a device
-// synchronization, so only ask for them when measuring.
+// The time of the parts of one Trainer::Step (added to, so a caller can sum
+// over steps): wall time, and CPU time of all the process's threads (which
+// other load on a shared machine disturbs far less). On CUDA each part ends
+// with a device synchronization, so only ask for them when measuring.
 struct StepTimes {
-  double batch_s = 0;             // data order, gather, pixels to float
-  double forward_backward_s = 0;  // loss (forward), its value, backward
-  double optimizer_s = 0;         // zeroing gradients, clipping, learning rate, update
-  double ema_s = 0;               // EMA update
+  struct Part {
+    double wall_s = 0;
+    double cpu_s = 0;
+  };
+  Part batch;             // data order, gather, pixels to float
+  Part forward_backward;  // loss (forward), its value, backward
+  Part optimizer;         // zeroing gradients, clipping, learning rate, update
+  Part ema;               // EMA update
 };
 
 // Files of a run directory.
@@ -288,22 +294,30 @@ inline std::string ResumeMismatch(const nlohmann::json& stored, const nlohmann::
   return "";
 }
 
-// Adds the time since the last lap to a StepTimes field (nothing when off).
+// Adds the time since the last lap to a StepTimes part (nothing when off).
 class PhaseClock {
  public:
-  PhaseClock(bool on, torch::Device device) : on_(on), cuda_(device.is_cuda()), last_(Now()) {}
-  void Lap(double* into) {
+  PhaseClock(bool on, torch::Device device) : on_(on), cuda_(device.is_cuda()) {
+    if (on_) Read(&wall_, &cpu_);
+  }
+  void Lap(StepTimes::Part* into) {
     if (!on_) return;
     if (cuda_) torch::cuda::synchronize();
-    const auto now = Now();
-    *into += std::chrono::duration<double>(now - last_).count();
-    last_ = now;
+    double wall = 0, cpu = 0;
+    Read(&wall, &cpu);
+    into->wall_s += wall - wall_;
+    into->cpu_s += cpu - cpu_;
+    wall_ = wall;
+    cpu_ = cpu;
   }
 
  private:
-  static std::chrono::steady_clock::time_point Now() { return std::chrono::steady_clock::now(); }
+  static void Read(double* wall, double* cpu) {
+    *wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    *cpu = static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
+  }
   bool on_, cuda_;
-  std::chrono::steady_clock::time_point last_;
+  double wall_ = 0, cpu_ = 0;
 };
 
 inline bool Exists(const std::string& path) {
@@ -515,9 +529,9 @@ class Trainer {
     torch::Tensor idx = order_.Batch(nimg_, batch).to(device_);
     torch::Tensor x = data::PixelsToFloat(images_.index_select(0, idx));
     torch::Tensor y = labels_.defined() ? labels_.index_select(0, idx) : torch::Tensor();
-    clock.Lap(times ? &times->batch_s : nullptr);
+    clock.Lap(times ? &times->batch : nullptr);
     optimizer_->ZeroGrad();
-    clock.Lap(times ? &times->optimizer_s : nullptr);
+    clock.Lap(times ? &times->optimizer : nullptr);
     torch::Tensor loss = DenoisingLoss(denoiser_, x, y, loss_gen_);
     const double value = loss.item<double>();
     if (!std::isfinite(value)) {
@@ -527,7 +541,7 @@ class Trainer {
           " is kept. Try a lower --lr, a longer --lr_warmup_kimg or --grad_clip"));
     }
     loss.backward();
-    clock.Lap(times ? &times->forward_backward_s : nullptr);
+    clock.Lap(times ? &times->forward_backward : nullptr);
     if (options_.grad_clip > 0) optimizer_->ClipGradNorm(options_.grad_clip);
     double lr = options_.lr;
     if (options_.lr_warmup_kimg > 0) {
@@ -535,13 +549,13 @@ class Trainer {
     }
     for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
     optimizer_->step();
-    clock.Lap(times ? &times->optimizer_s : nullptr);
+    clock.Lap(times ? &times->optimizer : nullptr);
     if (options_.ema_beta > 0) {
       ema_->Update(net_, options_.ema_beta);
     } else {
       ema_->UpdateHalfLife(net_, batch, nimg_, EmaHalfLife{options_.ema_halflife_kimg, options_.ema_rampup_ratio});
     }
-    clock.Lap(times ? &times->ema_s : nullptr);
+    clock.Lap(times ? &times->ema : nullptr);
     nimg_ += batch;
     ++step_;
     last_lr_ = lr;
