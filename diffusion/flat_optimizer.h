@@ -49,6 +49,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -192,7 +193,7 @@ class FlatOptimizer : public torch::optim::Optimizer {
     }
     CheckSameParameters(old_slots);
     auto read_state = [&](const std::string& name, std::vector<torch::Tensor>& into) {
-      if (!into[0].defined()) return;
+      if (!Defined(into)) return;
       std::vector<torch::Tensor> old(old_groups);
       for (int64_t k = 0; k < old_groups; ++k) archive.read(name + "/" + std::to_string(k), old[k]);
       into = flat_.MoveToLayout(old, old_slots);
@@ -233,8 +234,8 @@ class FlatOptimizer : public torch::optim::Optimizer {
   // carrying the state along, and re-attaches replaced gradients.
   void Sync() {
     if (flat_.Reattach() || state_generation_ != flat_.generation()) {
-      if (first_[0].defined()) first_ = flat_.MoveToLayout(first_, state_slots_);
-      if (second_[0].defined()) second_ = flat_.MoveToLayout(second_, state_slots_);
+      if (Defined(first_)) first_ = flat_.MoveToLayout(first_, state_slots_);
+      if (Defined(second_)) second_ = flat_.MoveToLayout(second_, state_slots_);
       state_slots_ = flat_.slots();
       state_generation_ = flat_.generation();
     }
@@ -251,6 +252,9 @@ class FlatOptimizer : public torch::optim::Optimizer {
     }
   }
 
+  // Whether a per-group state exists (it does for all groups or none).
+  static bool Defined(const std::vector<torch::Tensor>& state) { return !state.empty() && state[0].defined(); }
+
   static std::vector<torch::Tensor> Common(std::vector<torch::Tensor> ts) {
     for (torch::Tensor& t : ts) t = t.to(ts[0].options());
     return ts;
@@ -260,7 +264,9 @@ class FlatOptimizer : public torch::optim::Optimizer {
   template <class Map>
   static typename Map::key_type StateKey(const Map&, const torch::Tensor& p) {
     if constexpr (std::is_same<typename Map::key_type, std::string>::value) {
-      return c10::guts::to_string(p.unsafeGetTensorImpl());
+      std::ostringstream key;  // c10::guts::to_string of the pointer, as 1.13 writes it
+      key << p.unsafeGetTensorImpl();
+      return key.str();
     } else {
       return p.unsafeGetTensorImpl();
     }
@@ -306,15 +312,15 @@ class FlatOptimizer : public torch::optim::Optimizer {
       if constexpr (!std::is_same<State, torch::optim::SGDParamState>::value) n = s.step();
       TORCH_CHECK(steps < 0 || steps == n, "LibTorch optimizer state with per-parameter step counts that differ (",
                   steps, " and ", n, "): the flat optimizer keeps one count, so this run cannot be resumed; "
-                  "start a new run (the weights load with LoadCheckpointWeights / --weights)");
+                  "start a new run (its weights still load for sampling: sample --weights=raw|ema)");
       steps = n;
       const int64_t k = flat_.slots()[i].group;
       if (first_[k].defined()) flat_.Slice(first_[k], i).copy_(first(s));
       if constexpr (!std::is_same<Second, std::nullptr_t>::value) flat_.Slice(second_[k], i).copy_(second(s));
     }
     TORCH_CHECK(!(missing && steps > 0), "LibTorch optimizer state covers only some parameters: the flat optimizer "
-                "steps all of them together, so this run cannot be resumed; start a new run (the weights load "
-                "with LoadCheckpointWeights / --weights)");
+                "steps all of them together, so this run cannot be resumed; start a new run (its weights still "
+                "load for sampling: sample --weights=raw|ema)");
     steps_ = std::max<int64_t>(steps, 0);
   }
 

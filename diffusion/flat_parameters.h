@@ -39,6 +39,7 @@
 #include <torch/utils.h>
 
 #include <cstdint>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -70,11 +71,14 @@ class FlatParameters {
   // `with_gradients`: gradients too (every parameter must require grad).
   FlatParameters(std::vector<torch::Tensor> params, bool with_gradients)
       : params_(std::move(params)), with_gradients_(with_gradients) {
+    std::set<const void*> seen;
     for (const torch::Tensor& p : params_) {
       TORCH_CHECK(p.defined(), "FlatParameters: undefined parameter");
       TORCH_CHECK(!with_gradients || p.requires_grad(),
                   "FlatParameters: gradients asked for, but a parameter of shape ", p.sizes(),
                   " does not require grad");
+      TORCH_CHECK(seen.insert(p.unsafeGetTensorImpl()).second, "FlatParameters: a parameter of shape ", p.sizes(),
+                  " is listed twice (shared parameters are not supported)");
     }
     Build();
   }

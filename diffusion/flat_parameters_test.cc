@@ -198,6 +198,8 @@ TEST_F(FlatParametersTest, InPlaceCopiesKeepSlicesAndGroupsFollowDtypes) {
   EXPECT_EQ(two.groups()[1].values.scalar_type(), torch::kFloat64);
   EXPECT_EQ(two.groups()[0].values.sum().item<double>(), 8);
   EXPECT_THROW(FlatParameters({torch::ones({2})}, /*with_gradients=*/true), c10::Error);  // no requires_grad
+  const torch::Tensor shared = torch::ones({4});
+  EXPECT_THROW(FlatParameters({shared, torch::ones({2}), shared}, /*with_gradients=*/false), c10::Error);
 }
 
 // A copy flattened the same way finds the original's buffers (the EMA's
