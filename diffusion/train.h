@@ -521,7 +521,7 @@ class Trainer {
   // One optimizer step on the next batch of the seeded stream (forward,
   // backward, optional clipping, optimizer, EMA); returns the batch loss.
   // Run() calls this; exposed for benchmarks and custom loops. With `times`,
-  // also the wall time of each part (benchmarks split the step with it).
+  // also the wall and CPU time of each part (benchmarks split the step with it).
   absl::StatusOr<double> Step(StepTimes* times = nullptr) {
     if (!started_) return absl::FailedPreconditionError("Trainer::Step before Start");
     internal_train::PhaseClock clock(times != nullptr, device_);
@@ -588,6 +588,8 @@ class Trainer {
 
   Net& net() { return net_; }
   Net& ema_net() { return ema_->model(); }
+  // The optimizer (after Start): its flat_gradients() are the whole gradient.
+  FlatOptimizer& optimizer() { return *optimizer_; }
   const Precond& precond() const { return precond_; }
   torch::Device device() const { return device_; }
   // Why the device is what it is ("" unless auto fell back to the CPU).
