@@ -7,14 +7,14 @@
 //   bazel run -c opt //benchmarks:train_step_benchmark                        # all
 //   bazel run //benchmarks:train_step_benchmark -- --benchmark_filter=small
 //
-// Configs (batch 64 unless noted):
-//   small8 / small16  2-level UNet, 32 channels, mult 1,2, 1 block, no attention (0.72M)
-//                     (the EMM study's default CPU network) at 8×8 / 16×16
-//   cifar32           DDPM++ CIFAR-10 (128 channels, mult 2,2,2, 4 blocks,
-//                     attention at 16), batch 8, 3×32×32
-// Counters: images/s, parameters, and ms per step; GFLOP/img and TFLOPS, an
-// estimate of the network's training arithmetic (see TrainFlopsPerImage), to
-// compare with the machine's GEMM rate (memorization_benchmark's BM_Gemm).
+// Configs (benchmarks/train_step_configs.h): small8 / small16 (the EMM
+// study's 0.72M CPU network at 8×8 / 16×16, batch 64) and cifar32 (DDPM++
+// CIFAR-10, 55.7M, batch 8, 3×32×32).
+// Counters: images/s, parameters, ms per step, and (BM_TrainerStep) the step
+// split into forward+backward, optimizer, EMA and the rest; GFLOP/img and
+// TFLOPS, an estimate of the network's training arithmetic (see
+// TrainFlopsPerImage), to compare with the machine's GEMM rate
+// (memorization_benchmark's BM_Gemm).
 // Device: DIFFMEM_BENCHMARK_DEVICE=cuda trains on the GPU (the interleaved
 // CPU-time comparison is CPU-only and is skipped there).
 
@@ -24,7 +24,9 @@
 
 #include <time.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <regex>
@@ -32,6 +34,7 @@
 #include <thread>
 
 #include "benchmarks/benchmark_device.h"
+#include "benchmarks/train_step_configs.h"
 #include "data/dataset.h"
 #include "data/pixels.h"
 #include "diffusion/denoiser.h"
@@ -41,40 +44,16 @@
 
 namespace {
 
+using diffmem::benchmarks::BenchmarkDevice;
+using diffmem::benchmarks::BenchTrainer;
+using diffmem::benchmarks::GetTrainStepConfig;
+using diffmem::benchmarks::RandomImages;
+using diffmem::benchmarks::SetThreadsFromEnvironment;
+using diffmem::benchmarks::StartBenchTrainer;
 using diffmem::diffusion::DdpmppSpec;
 using diffmem::diffusion::UNet;
 using diffmem::diffusion::UNetOptions;
-using diffmem::benchmarks::BenchmarkDevice;
-
-struct Config {
-  const char* name;
-  UNetOptions unet;
-  int64_t batch;
-};
-
-Config GetConfig(int64_t i) {
-  switch (i) {
-    case 0:
-      return {"small8", UNetOptions(8, 1, 1).model_channels(32).channel_mult({1, 2}).num_blocks(1).attn_resolutions({}).dropout(0), 64};
-    case 1:
-      return {"small16", UNetOptions(16, 1, 1).model_channels(32).channel_mult({1, 2}).num_blocks(1).attn_resolutions({}).dropout(0), 64};
-    default:
-      return {"cifar32", UNetOptions(32, 3, 3).model_channels(128).channel_mult({2, 2, 2}).num_blocks(4).attn_resolutions({16}).dropout(0.13), 8};
-  }
-}
-
-diffmem::data::Dataset RandomData(const UNetOptions& o, int64_t n) {
-  diffmem::data::Dataset ds;
-  torch::manual_seed(0);
-  ds.images = torch::randint(0, 256, {n, o.in_channels(), o.img_resolution(), o.img_resolution()}, torch::kUInt8);
-  ds.source = "random";
-  return ds;
-}
-
-void SetThreads() {
-  const char* env = std::getenv("OMP_NUM_THREADS");
-  at::set_num_threads(env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency()));
-}
+using Config = diffmem::benchmarks::TrainStepConfig;
 
 // An estimate of one training step's arithmetic per image, forward and
 // backward (backward ≈ 2× forward, as in the "6N" rule of Kaplan et al.
@@ -112,49 +91,6 @@ void Report(benchmark::State& state, int64_t batch, UNet<DdpmppSpec>& net, const
   state.counters["threads"] = at::get_num_threads();
 }
 
-using BenchTrainer = diffmem::diffusion::Trainer<diffmem::diffusion::EdmPreconditioner, UNet<DdpmppSpec>>;
-
-// A Trainer over 256 random images in a fresh `dir`, started; null on failure.
-std::unique_ptr<BenchTrainer> StartTrainer(const Config& c, const std::string& dir, const torch::Device& device) {
-  diffmem::diffusion::TrainOptions t;
-  t.batch_size = c.batch;
-  t.lr = 1e-3;
-  t.steps = 1 << 30;
-  t.ema_schedule = diffmem::diffusion::EmaSchedule::kFixed;
-  t.ema_beta = 0.999;
-  t.device = device.is_cuda() ? "cuda" : "cpu";
-  std::filesystem::remove_all(dir);
-  torch::manual_seed(0);
-  UNet<DdpmppSpec> net(c.unet);
-  auto trainer = std::make_unique<BenchTrainer>(net, diffmem::diffusion::EdmPreconditioner{},
-                                                RandomData(c.unet, 256), t, dir);
-  if (!trainer->Start(false).ok()) return nullptr;
-  return trainer;
-}
-
-// diffmem: Trainer::Step (data order, batch gather, EDM loss through the
-// Denoiser wrapper, backward, Adam with lr schedule, EMA update).
-void BM_TrainerStep(benchmark::State& state) {
-  SetThreads();
-  const Config c = GetConfig(state.range(0));
-  torch::Device device = torch::kCPU;
-  if (!BenchmarkDevice(state, &device)) return;
-  state.SetLabel(std::string(c.name) + "/" + device.str());
-  const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark";
-  std::unique_ptr<BenchTrainer> trainer = StartTrainer(c, dir, device);
-  if (!trainer) {
-    state.SkipWithError("Trainer::Start failed");
-    return;
-  }
-  for (int i = 0; i < 2; ++i) (void)trainer->Step();  // warm-up (allocator, oneDNN primitives)
-  for (auto _ : state) {
-    absl::StatusOr<double> loss = trainer->Step();
-    benchmark::DoNotOptimize(loss);
-  }
-  Report(state, c.batch, trainer->net(), c.unet);  // Step() waits for the loss: no extra sync needed
-  std::filesystem::remove_all(dir);
-}
-
 // The benchmarks' network, initialised from seed 0 on the CPU, then moved.
 UNet<DdpmppSpec> MakeNet(const Config& c, const torch::Device& device) {
   torch::manual_seed(0);
@@ -163,12 +99,61 @@ UNet<DdpmppSpec> MakeNet(const Config& c, const torch::Device& device) {
   return net;
 }
 
+double ProcessCpuS() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
+// diffmem: Trainer::Step (data order, batch gather, EDM loss through the
+// Denoiser wrapper, backward, optimizer with lr schedule, EMA update), split
+// into its parts by Trainer::Step's StepTimes. Counters, ms per step of wall
+// time: fwd_bwd (loss forward + backward), optimizer (zeroing gradients,
+// update), ema, rest (batch gather and everything else: step − the three);
+// the same in CPU time of all threads (cpu_*: robust to other load on a
+// shared machine); and the ratios the training-speed goal is stated in,
+// optimizer+EMA as % of the step and step / fwd_bwd, in both.
+void BM_TrainerStep(benchmark::State& state) {
+  SetThreadsFromEnvironment();
+  const Config c = GetTrainStepConfig(state.range(0));
+  torch::Device device = torch::kCPU;
+  if (!BenchmarkDevice(state, &device)) return;
+  state.SetLabel(std::string(c.name) + "/" + device.str());
+  const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark";
+  std::unique_ptr<BenchTrainer> trainer = StartBenchTrainer(c, dir, device);
+  if (!trainer) {
+    state.SkipWithError("Trainer::Start failed");
+    return;
+  }
+  for (int i = 0; i < 2; ++i) (void)trainer->Step();  // warm-up (allocator, oneDNN primitives)
+  diffmem::diffusion::StepTimes times;
+  double wall_s = 0, cpu_s = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = ProcessCpuS();
+    absl::StatusOr<double> loss = trainer->Step(&times);
+    cpu_s += ProcessCpuS() - c0;
+    wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    benchmark::DoNotOptimize(loss);
+  }
+  const double ms = 1e3 / static_cast<double>(state.iterations());
+  auto split = [&](const char* prefix, double step, double fb, double opt, double ema) {
+    const std::string p = prefix;
+    state.counters[p + "fwd_bwd_ms"] = fb * ms;
+    state.counters[p + "optimizer_ms"] = opt * ms;
+    state.counters[p + "ema_ms"] = ema * ms;
+    state.counters[p + "rest_ms"] = (step - fb - opt - ema) * ms;
+    state.counters[p + "opt+ema_%"] = 100 * (opt + ema) / step;
+    state.counters[p + "step/fwd_bwd"] = step / fb;
+  };
+  split("", wall_s, times.forward_backward.wall_s, times.optimizer.wall_s, times.ema.wall_s);
+  split("cpu_", cpu_s, times.forward_backward.cpu_s, times.optimizer.cpu_s, times.ema.cpu_s);
+  Report(state, c.batch, trainer->net(), c.unet);  // Step() waits for the loss: no extra sync needed
+  std::filesystem::remove_all(dir);
+}
+
 // Baseline: the same step written straight against LibTorch — EDM
 // preconditioning and loss inline, torch::optim::Adam, EMA by lerp_.
 struct RawLoop {
   RawLoop(const Config& c, const torch::Device& device)
       : c(c), device(device), net(MakeNet(c, device)), adam(net->parameters(), torch::optim::AdamOptions(1e-3)),
-        ds(RandomData(c.unet, 256)) {
+        ds(RandomImages(c.unet, 256)) {
     ds.images = ds.images.to(device);
     params = net->parameters();
     for (const torch::Tensor& p : params) ema.push_back(p.detach().clone());
@@ -200,8 +185,8 @@ struct RawLoop {
 };
 
 void BM_RawLibTorchStep(benchmark::State& state) {
-  SetThreads();
-  const Config c = GetConfig(state.range(0));
+  SetThreadsFromEnvironment();
+  const Config c = GetTrainStepConfig(state.range(0));
   torch::Device device = torch::kCPU;
   if (!BenchmarkDevice(state, &device)) return;
   state.SetLabel(std::string(c.name) + "/" + device.str());
@@ -223,15 +208,15 @@ double ThreadCpuMs() {
 // neighbouring steps. Counters: ms per step of each and the overhead share
 // (trainer − raw) / trainer.
 void BM_TrainerVsRawInterleaved(benchmark::State& state) {
-  SetThreads();
-  const Config c = GetConfig(state.range(0));
+  SetThreadsFromEnvironment();
+  const Config c = GetTrainStepConfig(state.range(0));
   state.SetLabel(c.name);
   if (diffmem::benchmarks::BenchmarkDeviceName() != "cpu") {
     state.SkipWithError("compares CPU time of this thread: CPU only");
     return;
   }
   const std::string dir = std::filesystem::temp_directory_path().string() + "/train_step_benchmark_vs";
-  std::unique_ptr<BenchTrainer> trainer = StartTrainer(c, dir, torch::kCPU);
+  std::unique_ptr<BenchTrainer> trainer = StartBenchTrainer(c, dir);
   if (!trainer) {
     state.SkipWithError("Trainer::Start failed");
     return;
@@ -259,8 +244,8 @@ void BM_TrainerVsRawInterleaved(benchmark::State& state) {
 // Forward + backward alone (no optimizer, no EMA): how much of a step the
 // network itself takes.
 void BM_ForwardBackwardOnly(benchmark::State& state) {
-  SetThreads();
-  const Config c = GetConfig(state.range(0));
+  SetThreadsFromEnvironment();
+  const Config c = GetTrainStepConfig(state.range(0));
   torch::Device device = torch::kCPU;
   if (!BenchmarkDevice(state, &device)) return;
   state.SetLabel(std::string(c.name) + "/" + device.str());

@@ -6,7 +6,8 @@
 // then to disk atomically (temp file + fsync + rename), so a crash never
 // leaves a partial checkpoint and the previous one survives a failed write.
 //
-// Layout (archive keys): "net", "ema", "optimizer" (nested archives),
+// Layout (archive keys): "net", "ema", "optimizer" (nested archives; the
+// optimizer writes its own, see diffusion/flat_optimizer.h for the Trainer's),
 // "step", "nimg", "log_steps" (int64 scalars), "log_loss_sum" (float64), "rng/<name>" (generator states, uint8),
 // "config" (string).
 //

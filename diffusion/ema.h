@@ -8,8 +8,15 @@
 //       halflife_nimg = min(halflife_kimg·1000, rampup_ratio·cur_nimg)
 //       (ramp-up off when rampup_ratio ≤ 0); cur_nimg counts the images
 //       seen before this step, so the first update copies the network.
-// Update: p_ema ← β·p_ema + (1 − β)·p. Non-floating buffers are copied.
+// Update: p_ema ← β·p_ema + (1 − β)·p, computed as LibTorch's
+// p.lerp(p_ema, β). Non-floating buffers are copied.
 // Net is a TORCH_MODULE holder whose Impl derives from torch::nn::Cloneable.
+//
+// The copy's parameters live in flat buffers (diffusion/flat_parameters.h).
+// When the trained network's parameters are flat in the same layout (e.g.
+// under a FlatOptimizer), an update is one fused pass over all parameters
+// (diffusion/flat_update.h); otherwise one per tensor. Both give the values
+// of the per-tensor lerp bit for bit.
 //
 // Example:
 //   MyUNet net(options);
@@ -37,6 +44,8 @@
 #include <vector>
 
 #include "diffusion/ema_schedule.h"
+#include "diffusion/flat_parameters.h"
+#include "diffusion/flat_update.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -53,13 +62,27 @@ class Ema {
   // Deep copy of `net` (same device), frozen: parameters need no gradient.
   explicit Ema(const Net& net) : model_(std::dynamic_pointer_cast<Impl>(net.ptr()->clone())) {
     for (torch::Tensor& p : model_->parameters()) p.set_requires_grad(false);
+    flat_ = FlatParameters(model_->parameters(), /*with_gradients=*/false);
   }
 
   // p_ema ← β·p_ema + (1 − β)·p for every parameter and floating buffer.
   void Update(const Net& net, double beta) {
     if (!(beta >= 0 && beta <= 1)) throw std::invalid_argument("Ema::Update: beta must be in [0, 1]");
     torch::NoGradGuard no_grad;
-    Blend(model_->parameters(), net.ptr()->parameters(), beta);
+    flat_.Reattach();  // the copy was moved (model().to(...)): flat again
+    const std::vector<torch::Tensor> cur = net.ptr()->parameters();
+    if (cur.size() != flat_.parameters().size()) throw std::invalid_argument("Ema::Update: network structure differs");
+    const std::vector<torch::Tensor> source = flat_.BuffersOf(cur);
+    if (!source.empty()) {
+      for (size_t k = 0; k < source.size(); ++k) LerpUpdate(flat_.groups()[k].values, source[k], beta);
+    } else {
+      for (size_t i = 0; i < cur.size(); ++i) {
+        torch::Tensor e = flat_.parameters()[i];
+        if (e.sizes() != cur[i].sizes()) throw std::invalid_argument("Ema::Update: network structure differs");
+        LerpUpdate(e, cur[i].detach().to(e.options()).contiguous(), beta);
+      }
+    }
+    flat_.BumpVersions();
     Blend(model_->buffers(), net.ptr()->buffers(), beta);
   }
 
@@ -74,8 +97,12 @@ class Ema {
   // The averaged network (a NETWORK; shares nothing with the trained one).
   Net& model() { return model_; }
   const Net& model() const { return model_; }
+  // Its parameters' flat buffers.
+  const FlatParameters& flat() const { return flat_; }
 
  private:
+  // Floating buffers blend like parameters (per tensor: networks have few
+  // and small ones); other buffers are copied.
   static void Blend(const std::vector<torch::Tensor>& ema, const std::vector<torch::Tensor>& cur, double beta) {
     if (ema.size() != cur.size()) throw std::invalid_argument("Ema::Update: network structure differs");
     for (size_t i = 0; i < ema.size(); ++i) {
@@ -89,6 +116,7 @@ class Ema {
   }
 
   Net model_;
+  FlatParameters flat_;
 };
 
 }  // namespace diffusion

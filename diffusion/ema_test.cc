@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "diffusion/flat_parameters.h"
+#include "diffusion/unet.h"
 #include "gtest/gtest.h"
 
 namespace diffmem {
@@ -91,6 +93,40 @@ TEST(EmaTest, HalfLifeHalvesDistance) {
   EXPECT_NEAR(ema.model()->w[0][0].item<double>(), 0.5, 1e-5);
   for (int k = 0; k < 10; ++k, nimg += 100) ema.UpdateHalfLife(net, 100, nimg, h);
   EXPECT_NEAR(ema.model()->w[0][0].item<double>(), 0.75, 1e-5);
+}
+
+// The EMA copy lives in flat buffers; whether the trained network is flat
+// in the same layout (one pass) or not (one pass per tensor), every update
+// equals the per-tensor p.lerp(p_ema, β) bit for bit.
+TEST(EmaTest, FlatUpdatesEqualThePerTensorLerpBitForBit) {
+  const UNetOptions o =
+      UNetOptions(8, 1, 1).model_channels(8).channel_mult({1, 2}).num_blocks(1).attn_resolutions({8}).dropout(0);
+  for (bool flat_net : {true, false}) {
+    torch::manual_seed(5);
+    UNet<DdpmppSpec> net(o);
+    FlatParameters flat;
+    if (flat_net) flat = FlatParameters(net->parameters(), /*with_gradients=*/true);
+    Ema<UNet<DdpmppSpec>> ema(net);
+    EXPECT_TRUE(ema.flat().ValuesAttached());
+    std::vector<torch::Tensor> reference;
+    for (const torch::Tensor& p : net->parameters()) reference.push_back(p.detach().clone());
+    for (double beta : {0.999, 0.99929, 0.9, 0.3, 0.0, 1.0}) {
+      {
+        torch::NoGradGuard no_grad;
+        for (torch::Tensor& p : net->parameters()) p.add_(torch::randn_like(p).mul_(0.1));
+      }
+      ema.Update(net, beta);
+      for (size_t i = 0; i < reference.size(); ++i) {
+        reference[i] = net->parameters()[i].detach().lerp(reference[i], beta);
+        ASSERT_TRUE(ema.model()->parameters()[i].view(torch::kInt32).equal(reference[i].view(torch::kInt32)))
+            << "flat net " << flat_net << " beta " << beta << " parameter " << i;
+      }
+    }
+    EXPECT_TRUE(ema.flat().ValuesAttached());
+    if (flat_net) {
+      EXPECT_TRUE(flat.ValuesAttached());
+    }
+  }
 }
 
 }  // namespace

@@ -52,17 +52,17 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
+#include <torch/cuda.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 #include <torch/types.h>
-// clip_grad.h uses torch::Tensor without including its declaration.
-#include <torch/nn/utils/clip_grad.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -85,6 +85,7 @@
 #include "diffusion/checkpoint.h"
 #include "diffusion/denoiser.h"
 #include "diffusion/ema.h"
+#include "diffusion/flat_optimizer.h"
 #include "diffusion/loss.h"
 #include "diffusion/network.h"
 #include "diffusion/run_logs.h"
@@ -188,6 +189,21 @@ struct TrainResult {
   double wall_s = 0;          // this session
 };
 
+// The time of the parts of one Trainer::Step (added to, so a caller can sum
+// over steps): wall time, and CPU time of all the process's threads (which
+// other load on a shared machine disturbs far less). On CUDA each part ends
+// with a device synchronization, so only ask for them when measuring.
+struct StepTimes {
+  struct Part {
+    double wall_s = 0;
+    double cpu_s = 0;
+  };
+  Part batch;             // data order, gather, pixels to float
+  Part forward_backward;  // loss (forward), its value, backward
+  Part optimizer;         // zeroing gradients, clipping, learning rate, update
+  Part ema;               // EMA update
+};
+
 // Files of a run directory.
 inline std::string RunConfigPath(const std::string& run_dir) { return run_dir + "/config.json"; }
 inline std::string RunCheckpointPath(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
@@ -288,22 +304,23 @@ inline nlohmann::json DatasetSummaryJson(const data::Dataset& ds) {
 
 namespace internal_train {
 
-inline std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(std::vector<torch::Tensor> params,
-                                                              const TrainOptions& t) {
+// The optimizer TrainOptions names, over flat parameter buffers: LibTorch's
+// Adam, AdamW or SGD arithmetic in one pass per step (diffusion/flat_optimizer.h).
+inline std::unique_ptr<FlatOptimizer> MakeOptimizer(std::vector<torch::Tensor> params, const TrainOptions& t) {
   if (t.optimizer == "adamw") {
-    return std::make_unique<torch::optim::AdamW>(std::move(params), torch::optim::AdamWOptions(t.lr)
-                                                                        .betas({t.adam_beta1, t.adam_beta2})
-                                                                        .eps(t.adam_eps)
-                                                                        .weight_decay(t.weight_decay));
+    return std::make_unique<FlatOptimizer>(std::move(params), torch::optim::AdamWOptions(t.lr)
+                                                                   .betas({t.adam_beta1, t.adam_beta2})
+                                                                   .eps(t.adam_eps)
+                                                                   .weight_decay(t.weight_decay));
   }
   if (t.optimizer == "sgd") {
-    return std::make_unique<torch::optim::SGD>(
+    return std::make_unique<FlatOptimizer>(
         std::move(params), torch::optim::SGDOptions(t.lr).momentum(t.sgd_momentum).weight_decay(t.weight_decay));
   }
-  return std::make_unique<torch::optim::Adam>(std::move(params), torch::optim::AdamOptions(t.lr)
-                                                                     .betas({t.adam_beta1, t.adam_beta2})
-                                                                     .eps(t.adam_eps)
-                                                                     .weight_decay(t.weight_decay));
+  return std::make_unique<FlatOptimizer>(std::move(params), torch::optim::AdamOptions(t.lr)
+                                                                .betas({t.adam_beta1, t.adam_beta2})
+                                                                .eps(t.adam_eps)
+                                                                .weight_decay(t.weight_decay));
 }
 
 // Which setting of a stored configuration differs from the new one in a way
@@ -318,6 +335,32 @@ inline std::string ResumeMismatch(nlohmann::json stored, nlohmann::json now) {
   }
   return util::FirstJsonDifference(stored, now);
 }
+
+// Adds the time since the last lap to a StepTimes part (nothing when off).
+class PhaseClock {
+ public:
+  PhaseClock(bool on, torch::Device device) : on_(on), cuda_(device.is_cuda()) {
+    if (on_) Read(&wall_, &cpu_);
+  }
+  void Lap(StepTimes::Part* into) {
+    if (!on_) return;
+    if (cuda_) torch::cuda::synchronize();
+    double wall = 0, cpu = 0;
+    Read(&wall, &cpu);
+    into->wall_s += wall - wall_;
+    into->cpu_s += cpu - cpu_;
+    wall_ = wall;
+    cpu_ = cpu;
+  }
+
+ private:
+  static void Read(double* wall, double* cpu) {
+    *wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    *cpu = static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
+  }
+  bool on_, cuda_;
+  double wall_ = 0, cpu_ = 0;
+};
 
 }  // namespace internal_train
 
@@ -357,9 +400,11 @@ class Trainer {
 
     net_->to(device_);
     net_->train();
+    // The optimizer moves the parameters into flat buffers first, so the EMA
+    // copy gets the same layout and blends in one pass.
+    optimizer_ = internal_train::MakeOptimizer(net_->parameters(), options_);
     ema_ = std::make_unique<Ema<Net>>(net_);
     ema_->model()->eval();
-    optimizer_ = internal_train::MakeOptimizer(net_->parameters(), options_);
     images_ = dataset_.images.to(device_);
     if (dataset_.has_labels()) labels_ = dataset_.labels.to(device_);
     loss_gen_ = at::detail::createCPUGenerator(options_.seed ^ 0x6c6f7373ull);  // "loss"
@@ -516,14 +561,18 @@ class Trainer {
 
   // One optimizer step on the next batch of the seeded stream (forward,
   // backward, optional clipping, optimizer, EMA); returns the batch loss.
-  // Run() calls this; exposed for benchmarks and custom loops.
-  absl::StatusOr<double> Step() {
+  // Run() calls this; exposed for benchmarks and custom loops. With `times`,
+  // also the wall and CPU time of each part (benchmarks split the step with it).
+  absl::StatusOr<double> Step(StepTimes* times = nullptr) {
     if (!started_) return absl::FailedPreconditionError("Trainer::Step before Start");
+    internal_train::PhaseClock clock(times != nullptr, device_);
     const int64_t batch = options_.batch_size;
     torch::Tensor idx = order_.Batch(nimg_, batch).to(device_);
     torch::Tensor x = data::PixelsToFloat(images_.index_select(0, idx));
     torch::Tensor y = labels_.defined() ? labels_.index_select(0, idx) : torch::Tensor();
-    optimizer_->zero_grad();
+    clock.Lap(times ? &times->batch : nullptr);
+    optimizer_->ZeroGrad();
+    clock.Lap(times ? &times->optimizer : nullptr);
     torch::Tensor loss = DenoisingLoss(denoiser_, x, y, loss_gen_);
     const double value = loss.item<double>();
     if (!std::isfinite(value)) {
@@ -533,12 +582,15 @@ class Trainer {
           " is kept. Try a lower --lr, a longer --lr_warmup_kimg or --grad_clip"));
     }
     loss.backward();
-    if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(net_->parameters(), options_.grad_clip);
+    clock.Lap(times ? &times->forward_backward : nullptr);
+    if (options_.grad_clip > 0) optimizer_->ClipGradNorm(options_.grad_clip);
     const double lr = LearningRate(options_, dataset_.size(), nimg_);
     for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
     optimizer_->step();
+    clock.Lap(times ? &times->optimizer : nullptr);
     last_ema_beta_ = EmaBeta(options_, dataset_.size(), nimg_);
     ema_->Update(net_, last_ema_beta_);
+    clock.Lap(times ? &times->ema : nullptr);
     nimg_ += batch;
     ++step_;
     last_lr_ = lr;
@@ -579,6 +631,8 @@ class Trainer {
 
   Net& net() { return net_; }
   Net& ema_net() { return ema_->model(); }
+  // The optimizer (after Start): its flat_gradients() are the whole gradient.
+  FlatOptimizer& optimizer() { return *optimizer_; }
   const Precond& precond() const { return precond_; }
   torch::Device device() const { return device_; }
   // Why the device is what it is ("" unless auto fell back to the CPU).
@@ -599,7 +653,7 @@ class Trainer {
   Denoiser<Precond, Net> denoiser_;
   DataStream order_;
   std::unique_ptr<Ema<Net>> ema_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<FlatOptimizer> optimizer_;
   torch::Device device_ = torch::kCPU;
   std::string device_note_;
   torch::Tensor images_, labels_;

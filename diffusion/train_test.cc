@@ -1,12 +1,19 @@
 #include "diffusion/train.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <set>
+#include <utility>
 
 #include "util/atomic_file.h"
 #include "data/idx.h"
@@ -241,6 +248,121 @@ TEST_F(TrainTest, ResumeContinuesBitForBit) {
   torch::manual_seed(t.seed);
   UNet<DdpmppSpec> init(net.unet);
   EXPECT_FALSE(SameParameters(*init, *LoadNet(straight, net, Weights::kRaw)));
+}
+
+// Trainer::Step written out with LibTorch's own optimizer and the EMA as a
+// per-tensor lerp (how the Trainer stepped before its flat buffers): the
+// parameters after `steps` steps, raw and EMA.
+std::pair<std::vector<torch::Tensor>, std::vector<torch::Tensor>> ReferenceRun(const NetworkConfig& c,
+                                                                               const data::Dataset& ds,
+                                                                               const TrainOptions& t, int64_t steps) {
+  torch::manual_seed(t.seed);
+  UNet<DdpmppSpec> net(c.unet);
+  net->train();
+  std::shared_ptr<torch::nn::Module> ema = net->clone();  // draws from the generator as Ema's copy does
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  if (t.optimizer == "adamw") {
+    opt = std::make_unique<torch::optim::AdamW>(
+        net->parameters(), torch::optim::AdamWOptions(t.lr).weight_decay(t.weight_decay));
+  } else if (t.optimizer == "sgd") {
+    opt = std::make_unique<torch::optim::SGD>(
+        net->parameters(), torch::optim::SGDOptions(t.lr).momentum(t.sgd_momentum).weight_decay(t.weight_decay));
+  } else {
+    opt = std::make_unique<torch::optim::Adam>(net->parameters(),
+                                               torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
+  }
+  at::Generator loss_gen = at::detail::createCPUGenerator(t.seed ^ 0x6c6f7373ull);
+  torch::manual_seed(t.seed ^ 0x64726f70ull);
+  DataStream order(t.seed, ds.size());
+  Denoiser<EdmPreconditioner, UNet<DdpmppSpec>> d(net);
+  std::vector<torch::Tensor> params = net->parameters(), averaged = ema->parameters();
+  int64_t nimg = 0;
+  for (int64_t step = 0; step < steps; ++step) {
+    torch::Tensor idx = order.Batch(nimg, t.batch_size);
+    torch::Tensor x = data::PixelsToFloat(ds.images.index_select(0, idx)), y = ds.labels.index_select(0, idx);
+    opt->zero_grad();
+    torch::Tensor loss = DenoisingLoss(d, x, y, loss_gen);
+    loss.backward();
+    if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, t.grad_clip);
+    const double lr = t.lr * std::min(1.0, static_cast<double>(nimg) / (t.lr_warmup_kimg * 1000));  // EDM's warm-up
+    opt->param_groups()[0].options().set_lr(lr);
+    opt->step();
+    const double beta = HalfLifeBeta(t.batch_size, nimg, EmaHalfLife{t.ema_halflife_kimg, t.ema_rampup_ratio});
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) averaged[i].copy_(params[i].detach().lerp(averaged[i], beta));
+    nimg += t.batch_size;
+  }
+  return {params, averaged};
+}
+
+bool BitEqual(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].view(torch::kInt32).equal(b[i].view(torch::kInt32))) return false;
+  }
+  return true;
+}
+
+// The Trainer's flat optimizer and EMA give exactly the weights of LibTorch's
+// optimizers and the per-tensor EMA, for each optimizer TrainOptions offers
+// (with dropout, labels, warm-up and the half-life EMA in play).
+TEST_F(TrainTest, StepsEqualLibTorchOptimizersAndPerTensorEmaBitForBit) {
+  const data::Dataset ds = FashionMnist8x8(12);
+  const NetworkConfig net = TinyNet(/*label_dim=*/10, /*dropout=*/0.2);
+  for (const std::string optimizer : {"adam", "adamw", "sgd"}) {
+    TrainOptions t;
+    t.optimizer = optimizer;
+    t.batch_size = 5;
+    t.lr = 1e-3;
+    t.weight_decay = optimizer == "adam" ? 0 : 1e-2;
+    t.lr_warmup_kimg = 0.02;
+    t.ema_beta = 0;
+    t.ema_halflife_kimg = 0.01;
+    t.seed = 13;
+    t.steps = 6;
+    t.checkpoint_every = 0;
+    const std::string dir = TempDir("vs_libtorch_" + optimizer);
+    absl::StatusOr<TrainResult> r = TrainNetwork(net, ds, t, dir, false);
+    ASSERT_TRUE(r.ok()) << r.status();
+    auto [params, averaged] = ReferenceRun(net, ds, t, t.steps);
+    EXPECT_TRUE(BitEqual(LoadNet(dir, net, Weights::kRaw)->parameters(), params)) << optimizer;
+    EXPECT_TRUE(BitEqual(LoadNet(dir, net, Weights::kEma)->parameters(), averaged)) << optimizer;
+    EXPECT_FALSE(BitEqual(params, averaged)) << optimizer << ": the comparison is not vacuous";
+  }
+}
+
+// Gradient clipping takes one norm over the flat gradient, LibTorch's
+// clip_grad_norm_ the norm of per-tensor norms: the same up to rounding, so
+// clipped runs agree closely but not bit for bit.
+TEST_F(TrainTest, ClippedStepsAgreeWithLibTorchClippingUpToRounding) {
+  const data::Dataset ds = FashionMnist8x8(12);
+  const NetworkConfig net = TinyNet();
+  TrainOptions t;
+  t.batch_size = 4;
+  t.lr = 1e-3;
+  t.lr_warmup_kimg = 0.01;
+  t.ema_beta = 0;
+  t.ema_halflife_kimg = 0.01;
+  t.grad_clip = 1e-3;  // far below the gradient norm: every step clips
+  t.seed = 14;
+  t.steps = 4;
+  t.checkpoint_every = 0;
+  const std::string dir = TempDir("clip");
+  data::Dataset unlabeled = ds;
+  absl::StatusOr<TrainResult> r = TrainNetwork(net, ds, t, dir, false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  unlabeled.labels = torch::zeros({ds.size()}, torch::kInt64);  // ignored by an unconditional net
+  auto [params, averaged] = ReferenceRun(net, unlabeled, t, t.steps);
+  const std::vector<torch::Tensor> trained = LoadNet(dir, net, Weights::kRaw)->parameters();
+  torch::manual_seed(t.seed);
+  const std::vector<torch::Tensor> init = UNet<DdpmppSpec>(net.unet)->parameters();
+  double moved = 0, apart = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    moved = std::max(moved, (params[i] - init[i]).abs().max().item<double>());
+    apart = std::max(apart, (params[i] - trained[i]).abs().max().item<double>());
+  }
+  EXPECT_GT(moved, 1e-4);
+  EXPECT_LT(apart, 1e-3 * moved) << "moved " << moved;
 }
 
 TEST_F(TrainTest, ExistingRunIsNotOverwrittenAndChangedConfigIsNotResumed) {

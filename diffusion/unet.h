@@ -272,7 +272,7 @@ class UNetImpl : public torch::nn::Cloneable<UNetImpl<Spec>> {
         case Step::kConv: x = s.conv->forward(x); skips.push_back(x); break;
         case Step::kBlock: x = s.block->forward(x, emb); skips.push_back(x); break;
         case Step::kAuxResidual:
-          x = aux = (x + s.conv->forward(aux)) * M_SQRT1_2;
+          x = aux = s.conv->forward(aux).add_(x).mul_(M_SQRT1_2);  // in place on the conv output
           skips.back() = x;
           break;
       }

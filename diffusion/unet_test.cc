@@ -276,6 +276,68 @@ TEST_F(UNetTest, ResamplingMatchesBruteForceFilter) {
                               x.reshape({2, 3, 4, 2, 4, 2}).mean({3, 5}), 1e-5, 1e-6));
 }
 
+// ---- The residual block written with out-of-place ops, select() and
+// repeat_interleave: how UNetBlock computed before its in-place form. ----
+torch::Tensor OutOfPlaceResample(ResampleConv2dImpl& m, torch::Tensor x) {
+  if (m.options.up()) x = x.repeat_interleave(2, 2).repeat_interleave(2, 3);
+  if (m.options.down()) x = torch::avg_pool2d(x, {2, 2});
+  if (m.weight.defined()) x = torch::conv2d(x, m.weight, {}, 1, m.options.kernel() / 2);
+  if (m.bias.defined()) x = x + m.bias.view({1, -1, 1, 1});
+  return x;
+}
+
+torch::Tensor OutOfPlaceBlock(UNetBlockImpl& b, const torch::Tensor& x, const torch::Tensor& emb) {
+  torch::Tensor h = OutOfPlaceResample(*b.conv0, torch::silu(b.norm0->forward(x)));
+  h = h + b.affine->forward(emb).unsqueeze(2).unsqueeze(3);
+  h = torch::silu(b.norm1->forward(h));
+  h = OutOfPlaceResample(*b.conv1, torch::dropout(h, b.options.dropout(), b.is_training()));
+  h = (h + (b.skip ? OutOfPlaceResample(*b.skip, x) : x)) * b.options.skip_scale();
+  if (b.options.attention()) {
+    const int64_t n = h.size(0), c = h.size(1);
+    torch::Tensor t = OutOfPlaceResample(*b.qkv, b.norm2->forward(h)).reshape({n, c, 3, -1});
+    torch::Tensor q = t.select(2, 0), k = t.select(2, 1), v = t.select(2, 2);
+    torch::Tensor w = torch::bmm(q.transpose(1, 2), k).mul(1.0 / std::sqrt(double(c))).softmax(2);
+    torch::Tensor a = torch::bmm(v, w.transpose(1, 2));
+    h = (OutOfPlaceResample(*b.proj, a.reshape(h.sizes())) + h) * b.options.skip_scale();
+  }
+  return h;
+}
+
+bool SameBits(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.sizes() == b.sizes() && a.contiguous().view(torch::kInt32).equal(b.contiguous().view(torch::kInt32));
+}
+
+// The in-place form gives the same output and the same gradients (input,
+// embedding, every parameter), bit for bit, with dropout on.
+TEST_F(UNetTest, BlockInPlaceFormEqualsOutOfPlaceFormBitForBit) {
+  for (int kind = 0; kind < 3; ++kind) {
+    torch::manual_seed(20 + kind);
+    UNetBlockOptions o(16, kind == 2 ? 16 : 32, 64);
+    o.up(kind == 0).down(kind == 1).attention(kind == 2).dropout(0.2);
+    UNetBlock block(o);
+    Randomize(*block, 30 + kind);
+    const int64_t res = kind == 0 ? 4 : 8;
+    torch::Tensor x = torch::randn({3, 16, res, res}).requires_grad_(), emb = torch::randn({3, 64}).requires_grad_();
+    std::vector<torch::Tensor> outputs, grads;
+    for (bool in_place : {true, false}) {
+      block->zero_grad();
+      x.mutable_grad() = torch::Tensor();
+      emb.mutable_grad() = torch::Tensor();
+      torch::manual_seed(99);  // the same dropout masks
+      torch::Tensor y = in_place ? block->forward(x, emb) : OutOfPlaceBlock(*block, x, emb);
+      torch::manual_seed(98);
+      y.backward(torch::randn_like(y));
+      outputs.push_back(y.detach());
+      grads.push_back(x.grad().clone());
+      grads.push_back(emb.grad().clone());
+      for (const torch::Tensor& p : block->parameters()) grads.push_back(p.grad().clone());
+    }
+    EXPECT_TRUE(SameBits(outputs[0], outputs[1])) << "kind " << kind;
+    const size_t half = grads.size() / 2;
+    for (size_t i = 0; i < half; ++i) EXPECT_TRUE(SameBits(grads[i], grads[half + i])) << "kind " << kind << " grad " << i;
+  }
+}
+
 TEST_F(UNetTest, FirResamplingPreservesConstantsAwayFromBorders) {
   torch::Tensor x = torch::full({1, 2, 8, 8}, 3.0);
   ResampleConv2d down(ResampleConv2dOptions(2, 2, 0).down(true).resample_filter({1, 3, 3, 1}));
