@@ -215,6 +215,37 @@ TEST_F(TrainTest, ResumeContinuesBitForBit) {
   EXPECT_FALSE(SameParameters(*init, *LoadNet(straight, net, Weights::kRaw)));
 }
 
+// --snapshot_kimg: a snapshot each time the images seen cross a multiple of
+// snapshot_kimg and one at the end, named by whole kimg (EDM's names), each
+// holding the EMA weights of that moment.
+TEST_F(TrainTest, SnapshotsKeepTheEmaWeightsAtEachCrossingAndAtTheEnd) {
+  const data::Dataset ds = FashionMnist8x8(16);
+  const NetworkConfig net = TinyNet();
+  TrainOptions t;
+  t.batch_size = 16;
+  t.lr = 1e-3;
+  t.ema_schedule = EmaSchedule::kFixed;
+  t.ema_beta = 0.9;
+  t.log_every = 50;
+  t.snapshot_kimg = 1;
+  t.steps = 140;  // 2240 images: crossings at steps 63 (1008) and 125 (2000), the end at 2.24 kimg
+  const std::string dir = TempDir("snapshots");
+  absl::StatusOr<TrainResult> r = TrainNetwork(net, ds, t, dir, false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(RunSnapshotDir(dir))) names.insert(e.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"network-snapshot-000001.pt", "network-snapshot-000002.pt"}));
+  // The last snapshot (the end overwrites kimg 2) holds exactly the final EMA weights.
+  UNet<DdpmppSpec> last(net.unet), first(net.unet);
+  ASSERT_TRUE(LoadCheckpointWeights(RunSnapshotPath(dir, 2), Weights::kEma, *last, torch::kCPU).ok());
+  EXPECT_TRUE(SameParameters(*last, *LoadNet(dir, net, Weights::kEma)));
+  // The first is the EMA as it was at 1 kimg: different from the final.
+  ASSERT_TRUE(LoadCheckpointWeights(RunSnapshotPath(dir, 1), Weights::kEma, *first, torch::kCPU).ok());
+  EXPECT_FALSE(SameParameters(*first, *last));
+  // A snapshot has no raw weights to resume from.
+  EXPECT_FALSE(LoadCheckpointWeights(RunSnapshotPath(dir, 1), Weights::kRaw, *first, torch::kCPU).ok());
+}
+
 // Trainer::Step written out with LibTorch's own optimizer and the EMA as a
 // per-tensor lerp (how the Trainer stepped before its flat buffers): the
 // parameters after `steps` steps, raw and EMA.

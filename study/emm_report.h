@@ -158,16 +158,23 @@ inline std::string EmmSummaryLine(const EmmReport& r) {
 }
 
 // The summary line, then one line per run:
-//   "  N=40     ratio 0.930 [0.872, 0.963]  optimum 1.000  1200 steps (duration)  61 s".
+//   "  N=40     ratio 0.930 [0.872, 0.963]  optimum 1.000  1200 steps (duration)  61 s",
+// and, for a run scored by its snapshots, which one gave the ratio:
+//   "  N=40     ratio 0.930 ... 61 s  best of 3 snapshots: 005000 kimg".
 inline std::string EmmReportText(const EmmReport& r) {
   std::string text = EmmSummaryLine(r) + "\n";
   for (const EmmRunRecord& run : r.runs) {
-    absl::StrAppend(&text, absl::StrFormat("  N=%-6d ratio %.3f [%.3f, %.3f]%s  %d steps (%s%s)  %.0f s\n", run.n,
+    absl::StrAppend(&text, absl::StrFormat("  N=%-6d ratio %.3f [%.3f, %.3f]%s  %d steps (%s%s)  %.0f s", run.n,
                                            run.ratio, run.ci_low, run.ci_high,
                                            run.optimum_ratio ? absl::StrFormat("  optimum %.3f", *run.optimum_ratio)
                                                              : "",
                                            run.train_steps, EnumName(run.stop), run.still_rising ? ", still rising" : "",
                                            run.wall_seconds()));
+    if (run.scored_by == Scoring::kMaxOverSnapshots && run.best_snapshot_kimg) {
+      absl::StrAppend(&text, absl::StrFormat("  best of %d snapshots: %06d kimg", run.snapshots.size(),
+                                             *run.best_snapshot_kimg));
+    }
+    absl::StrAppend(&text, "\n");
   }
   return text;
 }

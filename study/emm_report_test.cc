@@ -107,6 +107,29 @@ TEST(EmmReport, StillRisingRunsInTheBracketMakeTheEmmALowerBound) {
   EXPECT_FALSE(EmmReportFromJson(edited, "r.json").ok());
 }
 
+// A run scored by the best of its snapshots (the paper's rule) names the
+// snapshot in the text and keeps every snapshot's score in report.json.
+TEST(EmmReport, SnapshotScoredRunsNameTheirBestSnapshot) {
+  std::vector<EmmRunRecord> runs = {MakeRun(20, 64, 64), MakeRun(40, 6, 64)};
+  runs[1].scored_by = Scoring::kMaxOverSnapshots;
+  runs[1].snapshots = {{2500, 0.05, 0.01, 0.13, 3, 64}, {5000, 6.0 / 64, 0.044, 0.144, 6, 64}};
+  runs[1].best_snapshot_kimg = 5000;
+  const EmmReport r = MakeEmmReport({}, Options(), 1.0 / 3, runs);
+  EXPECT_EQ(EmmReportText(r),
+            "EMM = 20 (bracket [20, 40], interpolated 21.6; searching)\n"
+            "  N=20     ratio 1.000 [0.950, 1.000]  optimum 1.000  2000 steps (passed)  30 s\n"
+            "  N=40     ratio 0.094 [0.044, 0.144]  optimum 1.000  4000 steps (plateaued)  60 s"
+            "  best of 2 snapshots: 005000 kimg\n");
+  const nlohmann::json j = EmmReportToJson(r);
+  EXPECT_EQ(j["runs"][0]["scored_by"], "final");
+  EXPECT_EQ(j["runs"][1]["scored_by"], "max_over_snapshots");
+  EXPECT_EQ(j["runs"][1]["best_snapshot_kimg"], 5000);
+  EXPECT_EQ(j["runs"][1]["snapshots"].size(), 2u);
+  absl::StatusOr<EmmReport> back = EmmReportFromJson(j, "r.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(EmmReportToJson(*back), j);
+}
+
 TEST(EmmReport, ReadersNameTheFileAndTheBadField) {
   const nlohmann::json good = EmmReportToJson(MakeEmmReport({}, Options(), 1.0 / 3, {MakeRun(20, 64, 64), MakeRun(40, 6, 64)}));
   ASSERT_TRUE(EmmReportFromJson(good, "r.json").ok()) << EmmReportFromJson(good, "r.json").status();

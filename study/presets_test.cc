@@ -43,7 +43,30 @@ TEST(PresetsTest, PaperCifar10FollowsThePaper) {
   EXPECT_DOUBLE_EQ(c.train.epochs, 40000);
   EXPECT_EQ(c.weights, diffusion::Weights::kEma);
   EXPECT_EQ(c.samples, 10000);
+  EXPECT_EQ(c.sample_seed, 0u);  // seeds 0-9999
   EXPECT_EQ(c.data_spec, "");  // the user names CIFAR-10 (--data)
+  // The recipe is diffusion/paper_recipe.h's, whole (pinned there setting by setting).
+  EXPECT_EQ(diffusion::TrainOptionsToJson(c.train), diffusion::TrainOptionsToJson(diffusion::PaperTraining()));
+  EXPECT_EQ(diffusion::NetworkConfigToJson(c.network), diffusion::NetworkConfigToJson(diffusion::PaperNetwork()));
+  // Lower resolutions by PIL's Lanczos; class-balanced first-N subsets, unconditional.
+  EXPECT_EQ(c.data.resize, "lanczos");
+  EXPECT_EQ(c.data.subset, "balanced");
+  EXPECT_EQ(c.data.labels, "none");
+  // Each N scored like the authors: the best snapshot after the first, full duration.
+  EXPECT_EQ(c.scoring, Scoring::kMaxOverSnapshots);
+  EXPECT_EQ(c.probe_every, 0);
+  EXPECT_FALSE(c.early_stop);
+  EXPECT_EQ(c.sampler_steps, 18);
+  EXPECT_DOUBLE_EQ(c.ratio_threshold, 1.0 / 3);
+  EmmStudyConfig with_data = c;
+  with_data.data_spec = "cifar10:/data/cifar-10-batches-bin";
+  EXPECT_TRUE(ValidateEmmStudyConfig(with_data).ok()) << ValidateEmmStudyConfig(with_data);
+  // Max-over-snapshots scoring without snapshots is refused, naming the flag.
+  EmmStudyConfig no_snapshots = with_data;
+  no_snapshots.train.snapshot_kimg = 0;
+  absl::Status s = ValidateEmmStudyConfig(no_snapshots);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("--snapshot_kimg"), std::string::npos) << s;
 }
 
 }  // namespace

@@ -44,7 +44,9 @@ TEST(RunLayoutTest, FinishedRunsAreThoseWithARecord) {
   for (int64_t n : {80, 20, 40}) {
     const std::string run = absl::StrCat(dir, "/", EmmRunDirName(n));
     std::filesystem::create_directories(run);
-    if (n != 40) ASSERT_TRUE(util::WriteJsonFile(EmmRunResultPath(run), EmmRunRecordToJson(Record(n, 0.5))).ok());
+    if (n != 40) {
+      ASSERT_TRUE(util::WriteJsonFile(EmmRunResultPath(run), EmmRunRecordToJson(Record(n, 0.5))).ok());
+    }
   }
   absl::StatusOr<std::vector<EmmRunRecord>> runs = ReadFinishedEmmRuns(dir);
   ASSERT_TRUE(runs.ok()) << runs.status();

@@ -42,7 +42,17 @@ namespace study {
 // Why a run's training ended: its full duration, or an early-stop verdict.
 enum class RunStop { kDuration, kPassed, kPlateaued };
 
+// Which weights give a run's ratio: the final ones, or the best of the
+// snapshot series after the first (the paper authors' rule).
+enum class Scoring { kFinal, kMaxOverSnapshots };
+
 }  // namespace study
+
+template <>
+struct EnumNames<study::Scoring> {
+  static constexpr std::pair<study::Scoring, const char*> kNames[] = {
+      {study::Scoring::kFinal, "final"}, {study::Scoring::kMaxOverSnapshots, "max_over_snapshots"}};
+};
 
 template <>
 struct EnumNames<study::RunStop> {
@@ -62,6 +72,13 @@ inline RunStop RunStopOf(EarlyStop verdict) {
 
 inline constexpr char kEmmRunFormat[] = "diffmem.emm_run.v1";
 
+// One snapshot's measurement (kimg: thousands of training images it had seen).
+struct SnapshotScore {
+  int64_t kimg = 0;
+  double ratio = 0, ci_low = 0, ci_high = 1;
+  int64_t memorized = 0, samples = 0;
+};
+
 struct EmmRunRecord {
   int64_t n = 0;
   std::string run_dir;                  // relative to the study directory
@@ -76,6 +93,9 @@ struct EmmRunRecord {
   bool still_rising = false;            // the duration ended it while its probe ratio was still rising
   double train_seconds = 0, evaluate_seconds = 0;  // wall time
   std::vector<RatioCurvePoint> curve;   // periodic small-batch evaluations
+  Scoring scored_by = Scoring::kFinal;  // what decided the ratio above
+  std::vector<SnapshotScore> snapshots; // with kMaxOverSnapshots: every snapshot scored
+  std::optional<int64_t> best_snapshot_kimg;  // ... and the one the ratio is from
 
   double wall_seconds() const { return train_seconds + evaluate_seconds; }
   EmmMeasurement measurement() const { return {n, ratio, ci_low, ci_high}; }
@@ -109,6 +129,35 @@ inline absl::StatusOr<std::vector<RatioCurvePoint>> RatioCurveFromJson(const nlo
   return curve;
 }
 
+inline nlohmann::json SnapshotScoresToJson(const std::vector<SnapshotScore>& scores) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const SnapshotScore& s : scores) {
+    a.push_back({{"kimg", s.kimg}, {"ratio", s.ratio}, {"ci_low", s.ci_low}, {"ci_high", s.ci_high},
+                 {"memorized", s.memorized}, {"samples", s.samples}});
+  }
+  return a;
+}
+
+inline absl::StatusOr<std::vector<SnapshotScore>> SnapshotScoresFromJson(const nlohmann::json& j,
+                                                                         const std::string& where) {
+  if (!j.is_array()) return absl::InvalidArgumentError(absl::StrCat(where, ": snapshots must be an array"));
+  std::vector<SnapshotScore> out;
+  for (size_t i = 0; i < j.size(); ++i) {
+    util::JsonFields f(j[i], absl::StrCat(where, ": snapshots[", i, "]"));
+    SnapshotScore s;
+    s.kimg = f.Integer("kimg");
+    s.ratio = f.Number("ratio");
+    s.ci_low = f.Number("ci_low");
+    s.ci_high = f.Number("ci_high");
+    s.memorized = f.Integer("memorized");
+    s.samples = f.Integer("samples");
+    f.Check(s.ratio >= 0 && s.ratio <= 1, "ratio", "must be in [0, 1]");
+    if (!f.status().ok()) return f.status();
+    out.push_back(s);
+  }
+  return out;
+}
+
 inline nlohmann::json EmmRunRecordToJson(const EmmRunRecord& r) {
   return {{"format", kEmmRunFormat},
           {"n", r.n},
@@ -129,7 +178,10 @@ inline nlohmann::json EmmRunRecordToJson(const EmmRunRecord& r) {
           {"train_seconds", r.train_seconds},
           {"evaluate_seconds", r.evaluate_seconds},
           {"wall_seconds", r.wall_seconds()},
-          {"curve", RatioCurveToJson(r.curve)}};
+          {"curve", RatioCurveToJson(r.curve)},
+          {"scored_by", EnumName(r.scored_by)},
+          {"snapshots", SnapshotScoresToJson(r.snapshots)},
+          {"best_snapshot_kimg", OptionalToJson(r.best_snapshot_kimg)}};
 }
 
 inline absl::StatusOr<EmmRunRecord> EmmRunRecordFromJson(const nlohmann::json& j, const std::string& where) {
@@ -158,6 +210,11 @@ inline absl::StatusOr<EmmRunRecord> EmmRunRecordFromJson(const nlohmann::json& j
   }
   r.train_seconds = f.Number("train_seconds");
   r.evaluate_seconds = f.Number("evaluate_seconds");
+  // Absent in records from before snapshot scoring: the final weights decided.
+  absl::StatusOr<Scoring> scored_by = ParseEnum<Scoring>(
+      f.Get("scored_by", /*required=*/false) ? f.String("scored_by") : std::string("final"), "scoring");
+  f.Check(scored_by.ok(), "scored_by", "must be final or max_over_snapshots");
+  r.best_snapshot_kimg = f.OptionalInteger("best_snapshot_kimg");
   f.Check(r.n >= 1, "n", "must be >= 1");
   f.Check(r.ratio >= 0 && r.ratio <= 1, "ratio", "must be in [0, 1]");
   f.Check(r.ci_low <= r.ratio + 1e-12 && r.ratio <= r.ci_high + 1e-12, "ci_low", "and ci_high must enclose ratio");
@@ -167,6 +224,12 @@ inline absl::StatusOr<EmmRunRecord> EmmRunRecordFromJson(const nlohmann::json& j
   if (!f.status().ok()) return f.status();
   r.weights = *weights;
   r.stop = *stop;
+  r.scored_by = *scored_by;
+  if (const nlohmann::json* snapshots = j.is_object() && j.contains("snapshots") ? &j.at("snapshots") : nullptr) {
+    absl::StatusOr<std::vector<SnapshotScore>> scores = SnapshotScoresFromJson(*snapshots, where);
+    if (!scores.ok()) return scores.status();
+    r.snapshots = *std::move(scores);
+  }
   absl::StatusOr<std::vector<RatioCurvePoint>> c = RatioCurveFromJson(*curve, where);
   if (!c.ok()) return c.status();
   r.curve = std::move(*c);

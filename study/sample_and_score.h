@@ -7,12 +7,13 @@
 // the training images in pixel space with the study's metric (looked up by
 // name in memorization::DistanceMetrics).
 //
+//   ScoreSettings                  — metric, threshold, sampler (ScoreSettingsOf(study config))
 //   SeedRange(first, count)        — first, first+1, …
 //   kProbeSeedOffset               — probe seeds never overlap the final samples' seeds
-//   SampleAndScore(c, d, train, seeds, device) → {report, pixels}
+//   SampleAndScore(s, d, train, seeds, device) → {report, pixels}
 //
 // Example:
-//   absl::StatusOr<Scored> s = SampleAndScore(config, models.ema, train, SeedRange(0, 128), models.device);
+//   absl::StatusOr<Scored> s = SampleAndScore(ScoreSettingsOf(config), models.ema, train, SeedRange(0, 128), models.device);
 //   double ratio = s->report.ratio;
 
 #ifndef DIFFMEM_STUDY_SAMPLE_AND_SCORE_H_
@@ -21,6 +22,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,6 +46,22 @@ inline std::vector<uint64_t> SeedRange(uint64_t first, int64_t count) {
 
 inline constexpr uint64_t kProbeSeedOffset = 1000000007ull;
 
+// How samples are drawn and judged.
+struct ScoreSettings {
+  std::string metric = "l2";           // a name of memorization::DistanceMetrics
+  double ratio_threshold = 1.0 / 3.0;  // memorized when d1/d2 < this
+  double confidence = 0.95;            // level of the ratio's Wilson interval
+  diffusion::SamplerConfig sampler;    // EDM Heun, 18 steps by default
+};
+
+inline ScoreSettings ScoreSettingsOf(const EmmStudyConfig& c) {
+  ScoreSettings s;
+  s.metric = c.metric;
+  s.ratio_threshold = c.ratio_threshold;
+  s.sampler.num_steps = c.sampler_steps;
+  return s;
+}
+
 struct Scored {
   memorization::MemorizationReport report;
   torch::Tensor pixels;  // uint8 S×C×H×W
@@ -51,15 +69,13 @@ struct Scored {
 
 // Samples `seeds` from `denoiser` and scores them against `train`'s images.
 template <class D>
-absl::StatusOr<Scored> SampleAndScore(const EmmStudyConfig& c, D& denoiser, const data::Dataset& train,
+absl::StatusOr<Scored> SampleAndScore(const ScoreSettings& c, D& denoiser, const data::Dataset& train,
                                       const std::vector<uint64_t>& seeds, torch::Device device) {
-  diffusion::SamplerConfig sampler;
-  sampler.num_steps = c.sampler_steps;
   const std::vector<int64_t> shape = {train.channels(), train.height(), train.width()};
   torch::Tensor labels;
   if (train.has_labels()) labels = diffusion::SeedLabels(seeds, shape, train.num_classes).to(device);
   torch::Tensor x;
-  absl::Status sampled = diffusion::VisitSampler(sampler, denoiser, [&](const auto& s) {
+  absl::Status sampled = diffusion::VisitSampler(c.sampler, denoiser, [&](const auto& s) {
     x = s.SampleFromSeeds(denoiser, seeds, shape, labels, device);
     return absl::OkStatus();
   });
@@ -68,11 +84,13 @@ absl::StatusOr<Scored> SampleAndScore(const EmmStudyConfig& c, D& denoiser, cons
   out.pixels = data::FloatToPixels(x.cpu());
   memorization::MemorizationOptions mo;
   mo.threshold = c.ratio_threshold;
+  mo.confidence = c.confidence;
   absl::StatusOr<memorization::MemorizationReport> report = VisitByName<memorization::DistanceMetrics>(
       c.metric, "metric", [&](auto metric) -> absl::StatusOr<memorization::MemorizationReport> {
         using Metric = typename decltype(metric)::type;
-        return memorization::MemorizationRatio<Metric>(out.pixels.to(torch::kFloat32),
-                                                       train.images.to(torch::kFloat32), mo);
+        // On `device`: the search runs where the training images are.
+        return memorization::MemorizationRatio<Metric>(out.pixels.to(device, torch::kFloat32),
+                                                       train.images.to(device, torch::kFloat32), mo);
       });
   if (!report.ok()) return report.status();
   out.report = *std::move(report);

@@ -29,7 +29,7 @@ TEST(SampleAndScoreTest, TheOptimumIsFullyMemorized) {
   memorization::EmpiricalOptimalDenoiser optimum(data::PixelsToFloat(train.images));
   EmmStudyConfig c;
   c.metric = "l1";
-  absl::StatusOr<Scored> s = SampleAndScore(c, optimum, train, SeedRange(5, 16), torch::kCPU);
+  absl::StatusOr<Scored> s = SampleAndScore(ScoreSettingsOf(c), optimum, train, SeedRange(5, 16), torch::kCPU);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->pixels.sizes(), (std::vector<int64_t>{16, 1, 7, 7}));
   EXPECT_EQ(s->pixels.scalar_type(), torch::kUInt8);
@@ -39,7 +39,7 @@ TEST(SampleAndScoreTest, TheOptimumIsFullyMemorized) {
     EXPECT_LE(r.d1, 1.0 * 49) << "a sample is its nearest training image, up to rounding";
   }
   // Seeds fix the samples: the same seeds again give the same pixels.
-  absl::StatusOr<Scored> again = SampleAndScore(c, optimum, train, SeedRange(5, 16), torch::kCPU);
+  absl::StatusOr<Scored> again = SampleAndScore(ScoreSettingsOf(c), optimum, train, SeedRange(5, 16), torch::kCPU);
   EXPECT_TRUE(torch::equal(again->pixels, s->pixels));
   EXPECT_EQ(SeedRange(5, 3), (std::vector<uint64_t>{5, 6, 7}));
 }
@@ -52,7 +52,7 @@ TEST(SampleAndScoreTest, ConditionalSamplesFollowTheirSeedsClasses) {
   memorization::EmpiricalOptimalDenoiser optimum(data::PixelsToFloat(train.images), train.labels);
   EmmStudyConfig c;
   const std::vector<uint64_t> seeds = SeedRange(0, 20);
-  absl::StatusOr<Scored> s = SampleAndScore(c, optimum, train, seeds, torch::kCPU);
+  absl::StatusOr<Scored> s = SampleAndScore(ScoreSettingsOf(c), optimum, train, seeds, torch::kCPU);
   ASSERT_TRUE(s.ok()) << s.status();
   const torch::Tensor asked = diffusion::SeedLabels(seeds, {1, 7, 7}, train.num_classes);
   for (size_t i = 0; i < s->report.samples.size(); ++i) {
@@ -79,7 +79,7 @@ TEST(SampleAndScoreTest, AnUnknownMetricIsAnError) {
   memorization::EmpiricalOptimalDenoiser optimum(data::PixelsToFloat(train.images));
   EmmStudyConfig c;
   c.metric = "l7";
-  absl::StatusOr<Scored> s = SampleAndScore(c, optimum, train, SeedRange(0, 2), torch::kCPU);
+  absl::StatusOr<Scored> s = SampleAndScore(ScoreSettingsOf(c), optimum, train, SeedRange(0, 2), torch::kCPU);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.status().message().find("unknown metric 'l7'"), std::string::npos) << s.status();
 }

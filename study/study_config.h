@@ -32,6 +32,7 @@
 #include "memorization/distance.h"
 #include "study/emm_search.h"
 #include "study/emm_search_json.h"
+#include "study/run_record.h"
 #include "util/enum_names.h"
 #include "util/json_fields.h"
 #include "util/type_registry.h"
@@ -53,7 +54,8 @@ struct EmmStudyConfig {
   int64_t samples = 256;                 // final measurement per run
   int64_t probe_samples = 64;            // the periodic small batch
   int64_t probe_every = 250;             // steps between probes (0: none, no early stop)
-  diffusion::Weights weights = diffusion::Weights::kRaw;  // the weights scored
+  diffusion::Weights weights = diffusion::Weights::kRaw;  // the weights scored (final scoring)
+  Scoring scoring = Scoring::kFinal;     // or the best snapshot after the first (EMA weights; needs snapshot_kimg)
   int sampler_steps = 18;                // EDM Heun steps (2·steps − 1 evaluations)
   uint64_t sample_seed = 0;              // final samples use seeds sample_seed, +1, …
   bool optimum_reference = true;         // also measure the empirical optimum per N
@@ -92,6 +94,9 @@ inline absl::Status ValidateEmmStudyConfig(const EmmStudyConfig& c) {
   if (c.probe_samples < 1) return bad("probe_samples", "must be >= 1");
   if (c.probe_every < 0) return bad("probe_every", "must be >= 0");
   if (c.sampler_steps < 1) return bad("sampler_steps", "must be >= 1");
+  if (c.scoring == Scoring::kMaxOverSnapshots && !(c.train.snapshot_kimg > 0)) {
+    return bad("scoring", "max_over_snapshots needs snapshots: set --snapshot_kimg");
+  }
   if (!(c.early_stop_min_fraction >= 0 && c.early_stop_min_fraction <= 1)) {
     return bad("early_stop_min_fraction", "must be in [0, 1]");
   }
@@ -114,6 +119,7 @@ inline nlohmann::json EmmStudyConfigToJson(const EmmStudyConfig& c) {
             {"probe_samples", c.probe_samples},
             {"probe_every", c.probe_every},
             {"weights", EnumName(c.weights)},
+            {"scoring", EnumName(c.scoring)},
             {"sampler_steps", c.sampler_steps},
             {"sample_seed", c.sample_seed},
             {"optimum_reference", c.optimum_reference}}},
@@ -158,8 +164,12 @@ inline absl::StatusOr<EmmStudyConfig> EmmStudyConfigFromJson(const nlohmann::jso
   c.sampler_steps = static_cast<int>(e.Integer("sampler_steps"));
   c.sample_seed = static_cast<uint64_t>(e.Integer("sample_seed"));
   c.optimum_reference = e.Bool("optimum_reference");
+  absl::StatusOr<Scoring> scoring =
+      ParseEnum<Scoring>(e.Get("scoring", /*required=*/false) ? e.String("scoring") : std::string("final"), "scoring");
+  e.Check(scoring.ok(), "scoring", "must be final or max_over_snapshots");
   if (!e.status().ok()) return e.status();
   c.weights = *weights;
+  c.scoring = *scoring;
   util::JsonFields s(*early_stop, absl::StrCat(where, ": early_stop"));
   c.early_stop = s.Bool("enabled");
   c.early_stop_min_fraction = s.Number("min_fraction");

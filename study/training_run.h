@@ -45,6 +45,7 @@
 #include "study/run_layout.h"
 #include "study/run_record.h"
 #include "study/sample_and_score.h"
+#include "study/snapshot_scores.h"
 #include "study/study_config.h"
 #include "util/atomic_file.h"
 #include "util/enum_names.h"
@@ -82,7 +83,8 @@ namespace internal_training_run {
 
 inline absl::StatusOr<Scored> ScoreWeights(const EmmStudyConfig& c, diffusion::TrainedModels& m,
                                            const std::vector<uint64_t>& seeds) {
-  return SampleAndScore(c, c.weights == diffusion::Weights::kEma ? m.ema : m.raw, *m.dataset, seeds, m.device);
+  return SampleAndScore(ScoreSettingsOf(c), c.weights == diffusion::Weights::kEma ? m.ema : m.raw, *m.dataset, seeds,
+                        m.device);
 }
 
 }  // namespace internal_training_run
@@ -194,11 +196,27 @@ inline absl::StatusOr<EmmRunRecord> RunEmmTrainingRun(const std::string& study_d
     rec.stop_reason = stopped ? stopped->reason : absl::StrCat("trained the full ", result.steps, " steps");
     rec.curve = probe.curve;
 
-    // The final measurement on the full sample count.
+    // The final measurement on the full sample count: the final weights, or
+    // the best snapshot after the first.
     const auto eval_start = Clock::now();
-    say(absl::StrFormat(": measuring %d samples (%s weights)", c.samples, EnumName(c.weights)));
     const std::vector<uint64_t> seeds = SeedRange(c.sample_seed, c.samples);
-    absl::StatusOr<Scored> s = in::ScoreWeights(c, m, seeds);
+    absl::StatusOr<Scored> s = absl::InternalError("not scored");
+    rec.scored_by = c.scoring;
+    if (c.scoring == Scoring::kMaxOverSnapshots) {
+      say(absl::StrFormat(": measuring %d samples per snapshot (EMA weights; the best counts)", c.samples));
+      absl::StatusOr<SnapshotSeries> series = ScoreSnapshots(ScoreSettingsOf(c), run_dir, *m.dataset, seeds, m.device,
+                                                             FirstSnapshot::kSkip, [&](const std::string& line) {
+                                                               say(absl::StrCat(": ", line));
+                                                             });
+      if (!series.ok()) return series.status();
+      rec.snapshots = series->scores;
+      rec.best_snapshot_kimg = series->scores[series->best].kimg;
+      rec.weights = diffusion::Weights::kEma;
+      s = std::move(series->best_scored);
+    } else {
+      say(absl::StrFormat(": measuring %d samples (%s weights)", c.samples, EnumName(c.weights)));
+      s = in::ScoreWeights(c, m, seeds);
+    }
     if (!s.ok()) return s.status();
     rec.samples = static_cast<int64_t>(s->report.samples.size());
     rec.memorized = s->report.memorized;
@@ -219,9 +237,10 @@ inline absl::StatusOr<EmmRunRecord> RunEmmTrainingRun(const std::string& study_d
       return w;
     }
     if (c.optimum_reference) {
-      memorization::EmpiricalOptimalDenoiser optimum(data::PixelsToFloat(train.images),
-                                                     train.has_labels() ? train.labels : torch::Tensor());
-      absl::StatusOr<Scored> o = SampleAndScore(c, optimum, train, seeds, torch::kCPU);
+      // On the run's device: the optimum computes where its training images are.
+      memorization::EmpiricalOptimalDenoiser optimum(data::PixelsToFloat(train.images.to(m.device)),
+                                                     train.has_labels() ? train.labels.to(m.device) : torch::Tensor());
+      absl::StatusOr<Scored> o = SampleAndScore(ScoreSettingsOf(c), optimum, train, seeds, m.device);
       if (!o.ok()) return o.status();
       rec.optimum_ratio = o->report.ratio;
       rec.optimum_samples = static_cast<int64_t>(o->report.samples.size());

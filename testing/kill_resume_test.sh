@@ -9,7 +9,7 @@ set -euo pipefail
 train=$1 sample=$2
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
 flags=(--n=10 --pad=2 --resolution=8 --channels=8 --blocks=1 --channel_mult=1,1 --attn=
-       --steps=300 --checkpoint_every=3 --batch=8 --log_every=5 --seed=11 --threads=1)
+       --steps=1000 --checkpoint_every=3 --batch=8 --log_every=5 --seed=11 --threads=1)
 
 "$train" --out="$tmp/straight" "${flags[@]}" 2>/dev/null
 

@@ -1,8 +1,9 @@
-// End-to-end test of //tools:train and //tools:sample: a tiny run trains,
-// refuses to overwrite itself, resumes, samples seed-numbered PNGs and a
-// grid; bad flags, data sets smaller than N, N not divisible by the class
+// End-to-end test of //tools:train, //tools:sample and //tools:mem_ratio
+// --run: a tiny run trains, refuses to overwrite itself, resumes, samples
+// seed-numbered PNGs and a grid; a run with snapshots has its series scored;
+// bad flags, data sets smaller than N, N not divisible by the class
 // count and unreadable checkpoints fail with a message and a non-zero exit,
-// writing nothing. Binary paths are the first two arguments.
+// writing nothing. Binary paths are the arguments (train, sample, mem_ratio).
 
 #include <sys/wait.h>
 
@@ -24,7 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string g_train, g_sample;  // set by main
+std::string g_train, g_sample, g_mem_ratio;  // set by main
 
 struct Result {
   int code;
@@ -50,7 +51,7 @@ std::string ReadAll(const std::string& path) {
 
 const char kTiny[] =
     "--data=fashion-mnist:t10k --n=10 --subset=balanced --pad=2 --resolution=8 --channels=8 --channel_mult=1,2 "
-    "--blocks=1 --attn= --dropout=0 --batch=4 --lr=1e-3 --ema_beta=0.9 --log_every=1 ";
+    "--blocks=1 --attn= --dropout=0 --batch=4 --lr=1e-3 --lr_warmup_epochs=0 --ema_beta=0.9 --log_every=1 ";
 
 // --dry_run: the resolved configuration as JSON on stdout, nothing written.
 TEST(TrainSampleTest, DryRunPrintsTheResolvedConfiguration) {
@@ -133,6 +134,46 @@ TEST(TrainSampleTest, TrainResumeAndSample) {
   EXPECT_NE(ReadAll(run + "/raw/000000.png"), ReadAll(samples + "/000000.png"));
 }
 
+// A run that keeps EMA snapshots (every 1 kimg: 260 steps of 8 images end at
+// 2.08 kimg, snapshots 000001 and 000002) has its series scored by
+// mem_ratio --run: a line per snapshot, the max after the first, report.json
+// and the best snapshot's top_memorized.png.
+TEST(TrainSampleTest, MemRatioScoresARunsSnapshotSeries) {
+  const std::string run = ::testing::TempDir() + "/snap_run", out = ::testing::TempDir() + "/snap_scores";
+  Result r = RunTool(g_train, absl::StrCat(kTiny, "--batch=8 --steps=260 --log_every=100 --snapshot_kimg=1 --out=", run));
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(run + "/snapshots/network-snapshot-000001.pt"));
+  ASSERT_TRUE(fs::exists(run + "/snapshots/network-snapshot-000002.pt"));
+
+  const std::string stdout_file = ::testing::TempDir() + "/series.txt";
+  r = RunTool(g_mem_ratio, absl::StrCat("--run=", run, " --seeds=0-7 --steps=3 --out=", out, " >", stdout_file));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<std::string> lines = absl::StrSplit(ReadAll(stdout_file), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << ReadAll(stdout_file);
+  EXPECT_EQ(lines[0].rfind("snapshot 000001 kimg: ratio ", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1].rfind("snapshot 000002 kimg: ratio ", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[2].rfind("max (after the first snapshot): 000002 kimg", 0), 0u) << lines[2];
+  const nlohmann::json report = nlohmann::json::parse(ReadAll(out + "/report.json"));
+  ASSERT_EQ(report["snapshots"].size(), 2u);
+  EXPECT_EQ(report["max"]["kimg"], 2);
+  EXPECT_EQ(report["max"], report["snapshots"][1]);
+  EXPECT_EQ(report["seeds"], 8);
+  EXPECT_EQ(report["train_size"], 10);
+  EXPECT_TRUE(fs::exists(out + "/top_memorized.png"));
+
+  // A run without snapshots, and --run with --samples, fail and write nothing.
+  const std::string plain = ::testing::TempDir() + "/plain_run", none = ::testing::TempDir() + "/none_scores";
+  r = RunTool(g_train, absl::StrCat(kTiny, "--steps=2 --snapshot_kimg=0 --out=", plain));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = RunTool(g_mem_ratio, absl::StrCat("--run=", plain, " --seeds=0-3 --steps=3 --out=", none));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--snapshot_kimg"), std::string::npos) << r.err;
+  r = RunTool(g_mem_ratio, absl::StrCat("--run=", run, " --samples=", run, " --out=", none));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("exclude each other"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(none));
+}
+
 TEST(TrainSampleTest, BadInputFailsCleanlyAndWritesNothing) {
   const std::string dir = ::testing::TempDir() + "/bad";
   fs::remove_all(dir);
@@ -144,7 +185,7 @@ TEST(TrainSampleTest, BadInputFailsCleanlyAndWritesNothing) {
       {absl::StrCat(kTiny, "--steps=1 --arch=unet3 --out=", dir, "/t1"), "unknown network spec 'unet3'"},
       {absl::StrCat(kTiny, "--steps=1 --precond=edm2 --out=", dir, "/t2"), "unknown preconditioner"},
       {absl::StrCat(kTiny, "--steps=1 --optimizer=lion --out=", dir, "/t3"), "--optimizer"},
-      {absl::StrCat(kTiny, "--out=", dir, "/t4"), "--steps"},  // no duration
+      {absl::StrCat(kTiny, "--steps=0 --out=", dir, "/t4"), "--steps"},  // no positive duration
       {absl::StrCat(kTiny, "--steps=1 --skip_mask=101 --out=", dir, "/t5"), "skip"},
       {absl::StrCat(kTiny, "--steps=1 --channel_mult=1,x --out=", dir, "/t6"), "--channel_mult"},
       {absl::StrCat("--data=fashion-mnist:t10k --n=20000 --subset=first --resolution=14 --steps=1 --out=", dir, "/t7"),
@@ -184,11 +225,12 @@ TEST(TrainSampleTest, BadInputFailsCleanlyAndWritesNothing) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: train_sample_test TRAIN_BINARY SAMPLE_BINARY\n");
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: train_sample_test TRAIN_BINARY SAMPLE_BINARY MEM_RATIO_BINARY\n");
     return 2;
   }
   g_train = argv[1];
   g_sample = argv[2];
+  g_mem_ratio = argv[3];
   return RUN_ALL_TESTS();
 }

@@ -19,12 +19,20 @@
 #include "data/png.h"
 #include "data/png_folder.h"
 #include "memorization/top_memorized.h"
+#include "study/sample_and_score.h"
+#include "study/snapshot_scores.h"
 #include "tools/data_flags.h"
+#include "tools/sampler_flags.h"
 #include "tools/tool_main.h"
 #include "util/atomic_file.h"
+#include "util/json_file.h"
 #include "util/progress.h"
 
-ABSL_FLAG(std::string, samples, "", "folder of generated PNG images (searched recursively; required)");
+ABSL_FLAG(std::string, samples, "", "folder of generated PNG images (searched recursively)");
+ABSL_FLAG(std::string, run, "",
+          "instead of --samples: a run directory whose snapshot series (train --snapshot_kimg) to score, each "
+          "snapshot's EMA weights sampling --seeds (sampler flags as //tools:sample) against the run's own "
+          "training set; one line per snapshot and the highest after the first (the paper's rule)");
 ABSL_FLAG(std::string, out, "", "output directory for report.json and top_memorized.png (required; created)");
 ABSL_FLAG(std::string, metric, "l2", "distance (the list is in the usage line above)");
 ABSL_FLAG(double, threshold, 1.0 / 3.0, "memorized when d1/d2 < threshold");
@@ -98,17 +106,70 @@ nlohmann::json ReportJson(const MemorizationReport& r, const Samples& samples, c
   return j;
 }
 
+// --run: the snapshot series of a run directory, scored one snapshot at a time.
+absl::Status ScoreRunSeries(const std::string& run_dir, const std::string& out) {
+  absl::StatusOr<diffusion::SamplerConfig> sampler = SamplerConfigFromFlags();
+  if (!sampler.ok()) return sampler.status();
+  absl::StatusOr<std::vector<uint64_t>> seeds = SeedsFromFlags();
+  if (!seeds.ok()) return seeds.status();
+  absl::StatusOr<data::Dataset> train = study::LoadRunTrainingSet(run_dir);
+  if (!train.ok()) return train.status();
+  study::ScoreSettings settings;
+  settings.metric = absl::GetFlag(FLAGS_metric);
+  settings.ratio_threshold = absl::GetFlag(FLAGS_threshold);
+  settings.confidence = absl::GetFlag(FLAGS_confidence);
+  settings.sampler = *sampler;
+  std::fprintf(stderr, "mem_ratio: scoring the snapshots of %s: %zu seeds each, vs %lld images of %s\n", run_dir.c_str(),
+               seeds->size(), static_cast<long long>(train->size()), train->source.c_str());
+  absl::StatusOr<study::SnapshotSeries> series = study::ScoreSnapshots(
+      settings, run_dir, *train, *seeds, torch::kCPU, study::FirstSnapshot::kScoreForTheRecord,
+      [](const std::string& line) { std::printf("%s\n", line.c_str()); });
+  if (!series.ok()) return series.status();
+  const study::SnapshotScore& b = series->scores[series->best];
+  const char* rule = series->scores.size() > 1 ? "after the first snapshot" : "the only snapshot";
+  std::printf("max (%s): %06lld kimg, ratio %.4f [%.4f, %.4f] (%lld/%lld memorized)\n", rule,
+              static_cast<long long>(b.kimg), b.ratio, b.ci_low, b.ci_high, static_cast<long long>(b.memorized),
+              static_cast<long long>(b.samples));
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat(out, ": cannot create directory: ", ec.message()));
+  const nlohmann::json j = {{"run", run_dir},
+                            {"metric", settings.metric},
+                            {"threshold", settings.ratio_threshold},
+                            {"seeds", seeds->size()},
+                            {"sampler", diffusion::SamplerConfigToJson(settings.sampler)},
+                            {"train_source", train->source},
+                            {"train_size", train->size()},
+                            {"snapshots", study::SnapshotScoresToJson(series->scores)},
+                            {"max", study::SnapshotScoresToJson({b})[0]},
+                            {"max_rule", rule}};
+  const std::string json_path = absl::StrCat(out, "/report.json"), top_path = absl::StrCat(out, "/top_memorized.png");
+  if (absl::Status s = util::WriteJsonFile(json_path, j); !s.ok()) return s;
+  if (absl::Status s = memorization::WriteTopMemorized(top_path, series->best_scored.report, series->best_scored.pixels,
+                                                       train->images, absl::GetFlag(FLAGS_top));
+      !s.ok()) {
+    return s;
+  }
+  std::fprintf(stderr, "mem_ratio: wrote %s and %s (the %06lld kimg snapshot's samples)\n", json_path.c_str(),
+               top_path.c_str(), static_cast<long long>(b.kimg));
+  return absl::OkStatus();
+}
+
 absl::Status Run(const std::vector<char*>& args, const MetricRatio& ratio) {
   if (args.size() > 1) return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", args[1], "'"));
   const std::string samples_dir = absl::GetFlag(FLAGS_samples), out = absl::GetFlag(FLAGS_out);
   const double threshold = absl::GetFlag(FLAGS_threshold), confidence = absl::GetFlag(FLAGS_confidence);
-  for (absl::Status s : {CheckFlag(!samples_dir.empty(), "samples", "a folder of PNG samples is required"),
+  const std::string run = absl::GetFlag(FLAGS_run);
+  for (absl::Status s : {CheckFlag(samples_dir.empty() != run.empty(), run.empty() ? "samples" : "run",
+                                   run.empty() ? "a folder of PNG samples (or --run) is required"
+                                               : "--run and --samples exclude each other"),
                          CheckFlag(!out.empty(), "out", "an output directory is required"),
                          CheckFlag(threshold > 0, "threshold", "must be positive"),
                          CheckFlag(confidence > 0 && confidence < 1, "confidence", "must be in (0, 1)"),
                          CheckFlag(absl::GetFlag(FLAGS_top) >= 1, "top", "must be >= 1")}) {
     if (!s.ok()) return s;
   }
+  if (!run.empty()) return ScoreRunSeries(run, out);
   // The whole training set unless the data flags choose a subset.
   std::string spec = kDefaultDataSpec;
   data::DataFactors factors = ToolDataDefaults();
@@ -166,6 +227,7 @@ int RunMemRatioTool(int argc, char** argv, const std::vector<std::string>& metri
                    "OUT/report.json and OUT/top_memorized.png.\n"
                    "  mem_ratio --samples=DIR --out=DIR [--data=fashion-mnist] [--n=1000] [--subset=balanced]\n"
                    "            [--resolution=0] [--metric=l2] [--threshold=0.3333]\n"
+                   "  mem_ratio --run=RUN_DIR --seeds=0-9999 --out=DIR   (a run's snapshot series; max after the first)\n"
                    "Metrics: ", absl::StrJoin(metric_names, ", "), ". Training set: the whole of --data (default\n"
                    "Fashion-MNIST's 60k training images) unless --n/--subset choose fewer."),
       [&](const std::vector<char*>& args) { return Run(args, ratio); });

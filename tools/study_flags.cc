@@ -28,7 +28,10 @@ ABSL_FLAG(Given<std::string>, metric, {},
 ABSL_FLAG(Given<int64_t>, samples, {}, "samples per final measurement of a run");
 ABSL_FLAG(Given<int64_t>, probe_samples, {}, "samples per periodic probe during training");
 ABSL_FLAG(Given<int64_t>, probe_every, {}, "steps between probes (0: none, no early stopping)");
-ABSL_FLAG(Given<std::string>, weights, {}, "weights scored: raw or ema");
+ABSL_FLAG(Given<std::string>, weights, {}, "weights scored: raw or ema (--scoring=final)");
+ABSL_FLAG(Given<std::string>, scoring, {},
+          "what gives a run's ratio: final (its final --weights) or max_over_snapshots (the highest over its EMA "
+          "snapshots after the first, as the paper's authors; needs --snapshot_kimg)");
 ABSL_FLAG(Given<int>, sampler_steps, {}, "EDM Heun sampler steps");
 ABSL_FLAG(Given<uint64_t>, sample_seed, {}, "first seed of the generated samples");
 ABSL_FLAG(Given<bool>, optimum_reference, {}, "also measure the theoretical optimum's ratio at each N (true/false)");
@@ -69,6 +72,11 @@ absl::StatusOr<study::EmmStudyConfig> StudyConfigFromFlags() {
     absl::StatusOr<diffusion::Weights> weights = ParseEnum<diffusion::Weights>(*w, "weights");
     if (!weights.ok()) return absl::InvalidArgumentError(absl::StrCat("--weights: ", weights.status().message()));
     c.weights = *weights;
+  }
+  if (auto v = absl::GetFlag(FLAGS_scoring).value) {
+    absl::StatusOr<study::Scoring> scoring = ParseEnum<study::Scoring>(*v, "scoring");
+    if (!scoring.ok()) return absl::InvalidArgumentError(absl::StrCat("--scoring: ", scoring.status().message()));
+    c.scoring = *scoring;
   }
   Overlay(absl::GetFlag(FLAGS_sampler_steps), c.sampler_steps);
   Overlay(absl::GetFlag(FLAGS_sample_seed), c.sample_seed);
