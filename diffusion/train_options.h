@@ -20,6 +20,7 @@
 #ifndef DIFFMEM_DIFFUSION_TRAIN_OPTIONS_H_
 #define DIFFMEM_DIFFUSION_TRAIN_OPTIONS_H_
 
+#include <ATen/Context.h>
 #include <c10/core/DeviceType.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
@@ -47,12 +48,24 @@ enum class DataOrder {
   kFixed,      // one permutation for the whole run (the authors' sampler with window size 0)
 };
 
+// The arithmetic of the training forward pass.
+enum class Precision {
+  kFp32,  // float32 throughout, TF32 off (the paper)
+  kBf16,  // bfloat16 autocast of the forward pass; float32 master weights, optimizer and EMA
+};
+
 }  // namespace diffusion
 
 template <>
 struct EnumNames<diffusion::DataOrder> {
   static constexpr std::pair<diffusion::DataOrder, const char*> kNames[] = {
       {diffusion::DataOrder::kReshuffle, "reshuffle"}, {diffusion::DataOrder::kFixed, "fixed"}};
+};
+
+template <>
+struct EnumNames<diffusion::Precision> {
+  static constexpr std::pair<diffusion::Precision, const char*> kNames[] = {
+      {diffusion::Precision::kFp32, "fp32"}, {diffusion::Precision::kBf16, "bf16"}};
 };
 
 namespace diffusion {
@@ -87,6 +100,9 @@ struct TrainOptions {
   double snapshot_kimg = 0;        // an EMA-weights snapshot every this many kimg and at the end (0: none)
   int64_t log_every = 100;         // steps between loss-log rows and progress reports
   std::string device = "auto";     // auto | cpu | cuda
+  // fp32 (the paper), or bf16 autocast of the forward pass: the parameters,
+  // gradients, optimizer state and EMA stay float32.
+  Precision precision = Precision::kFp32;
 };
 
 // Checks each field; messages start with the flag of the same name.
@@ -162,8 +178,13 @@ inline double EmaBeta(const TrainOptions& t, int64_t dataset_size, int64_t cur_n
 }
 
 // "auto": CUDA when LibTorch has a usable GPU, else CPU (and `note` says
-// why); "cuda" without one is an error.
+// why); "cuda" without one is an error. Either way float32 stays strict on
+// GPUs: cuDNN's convolutions and cuBLAS's GEMMs may not round to TF32 (as
+// the paper authors' training, which turns TF32 off; LibTorch lets cuDNN use
+// it by default).
 inline absl::StatusOr<torch::Device> ResolveDevice(const std::string& flag, std::string* note = nullptr) {
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
   const bool cuda = torch::cuda::is_available();
   if (flag == "cpu") return torch::Device(torch::kCPU);
   if (flag == "cuda" || flag == "auto") {
@@ -210,7 +231,8 @@ inline nlohmann::json TrainOptionsToJson(const TrainOptions& t) {
                         {"checkpoint_every", t.checkpoint_every},
                         {"snapshot_kimg", t.snapshot_kimg},
                         {"log_every", t.log_every},
-                        {"device", t.device}};
+                        {"device", t.device},
+                        {"precision", EnumName(t.precision)}};
 }
 
 inline absl::StatusOr<TrainOptions> TrainOptionsFromJson(const nlohmann::json& j) {
@@ -246,6 +268,9 @@ inline absl::StatusOr<TrainOptions> TrainOptionsFromJson(const nlohmann::json& j
     absl::StatusOr<DataOrder> order = ParseEnum<DataOrder>(j.value("data_order", "reshuffle"), "data order");
     if (!order.ok()) return absl::InvalidArgumentError(absl::StrCat("training options: ", order.status().message()));
     t.data_order = *order;
+    absl::StatusOr<Precision> precision = ParseEnum<Precision>(j.value("precision", "fp32"), "precision");
+    if (!precision.ok()) return absl::InvalidArgumentError(absl::StrCat("training options: ", precision.status().message()));
+    t.precision = *precision;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("training options: ", e.what()));
   }

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "util/atomic_file.h"
+#include "util/torch_compat.h"
 #include "data/idx.h"
 #include "data/pixels.h"
 #include "diffusion/checkpoint.h"
@@ -129,6 +130,63 @@ TEST_F(TrainTest, EmaBetaFollowsTheSchedule) {
   t.ema_schedule = EmaSchedule::kHalfLife;  // a β with another schedule is a mistake, said loudly
   EXPECT_NE(ValidateTrainOptions(t).message().find("--ema_beta: is used only with --ema_schedule=fixed"),
             std::string::npos);
+}
+
+// fp32 as the authors train: resolving any device turns TF32 off for cuDNN
+// (on by default in LibTorch) and cuBLAS, so a GPU run computes in float32.
+TEST_F(TrainTest, ResolvingADeviceKeepsFloat32Strict) {
+  at::globalContext().setAllowTF32CuDNN(true);
+  at::globalContext().setAllowTF32CuBLAS(true);
+  absl::StatusOr<torch::Device> d = ResolveDevice("cpu");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_FALSE(at::globalContext().allowTF32CuDNN());
+  EXPECT_FALSE(at::globalContext().allowTF32CuBLAS());
+  EXPECT_FALSE(ResolveDevice("tpu").ok());
+}
+
+// --precision=bf16: the forward pass runs under autocast (inside the scope a
+// convolution gives bfloat16, outside float32 again), while the weights,
+// optimizer and EMA stay float32. Two runs on the same batches and noise
+// (attention included) differ by rounding only: their mean loss over the
+// last 10 of 30 steps is close but not equal. (The first step cannot tell:
+// the output layer starts at zero, so the first loss does not depend on the
+// network's arithmetic.)
+TEST_F(TrainTest, Bf16AutocastsTheForwardPassOnly) {
+  const torch::Tensor w = torch::randn({4, 1, 3, 3}), x = torch::randn({2, 1, 8, 8});
+  {
+    util::AutocastScope scope(torch::kCPU, at::kBFloat16);
+    EXPECT_EQ(torch::conv2d(x, w).scalar_type(), torch::kBFloat16);
+  }
+  EXPECT_EQ(torch::conv2d(x, w).scalar_type(), torch::kFloat32);
+
+  const data::Dataset ds = FashionMnist8x8(16);
+  NetworkConfig net = TinyNet();
+  net.unet.attn_resolutions({4});
+  TrainOptions t;
+  t.batch_size = 8;
+  t.lr = 1e-3;
+  t.log_every = 10;
+  t.steps = 30;
+  TrainOptions bf16 = t;
+  bf16.precision = Precision::kBf16;
+  absl::StatusOr<TrainOptions> back = TrainOptionsFromJson(TrainOptionsToJson(bf16));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->precision, Precision::kBf16);
+  EXPECT_EQ(TrainOptionsToJson(t)["precision"], "fp32");
+
+  const std::string dir = TempDir("bf16");
+  absl::StatusOr<TrainResult> r16 = TrainNetwork(net, ds, bf16, dir, false);
+  absl::StatusOr<TrainResult> r32 = TrainNetwork(net, ds, t, TempDir("fp32"), false);
+  ASSERT_TRUE(r16.ok()) << r16.status();
+  ASSERT_TRUE(r32.ok()) << r32.status();
+  EXPECT_NE(r16->last_loss, r32->last_loss);
+  EXPECT_NEAR(r16->last_loss, r32->last_loss, 0.05 * r32->last_loss);
+  for (Weights which : {Weights::kRaw, Weights::kEma}) {
+    for (const torch::Tensor& p : LoadNet(dir, net, which)->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+  }
+  // The EMA is float32 arithmetic on float32 weights: not rounded to bfloat16.
+  const torch::Tensor ema0 = LoadNet(dir, net, Weights::kEma)->parameters()[0];
+  EXPECT_FALSE(torch::equal(ema0, ema0.to(torch::kBFloat16).to(torch::kFloat32)));
 }
 
 TEST_F(TrainTest, DurationInStepsKimgOrEpochs) {

@@ -57,6 +57,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -81,6 +82,7 @@
 #include "nlohmann/json.hpp"
 #include "util/atomic_file.h"
 #include "util/json_file.h"
+#include "util/torch_compat.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -294,7 +296,14 @@ class Trainer {
     clock.Lap(times ? &times->batch : nullptr);
     optimizer_->ZeroGrad();
     clock.Lap(times ? &times->optimizer : nullptr);
-    torch::Tensor loss = DenoisingLoss(denoiser_, x, y, loss_gen_);
+    torch::Tensor loss;
+    {
+      // --precision=bf16: the forward pass under autocast; backward, the
+      // optimizer and the EMA work on the float32 parameters as always.
+      std::optional<util::AutocastScope> autocast;
+      if (options_.precision == Precision::kBf16) autocast.emplace(device_.type(), at::kBFloat16);
+      loss = DenoisingLoss(denoiser_, x, y, loss_gen_);
+    }
     const double value = loss.item<double>();
     if (!std::isfinite(value)) {
       return absl::AbortedError(absl::StrCat(

@@ -287,7 +287,7 @@ class UNetImpl : public torch::nn::Cloneable<UNetImpl<Spec>> {
       }
       x = s.block->forward(x, emb);
     }
-    return out_conv->forward(torch::silu(out_norm->forward(x)));
+    return out_conv->forward(torch::silu(internal_unet::Normalize(out_norm, x)));
   }
 
   UNetOptions options;

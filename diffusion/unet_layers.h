@@ -56,6 +56,14 @@ inline torch::nn::GroupNorm MakeGroupNorm(int64_t channels, double eps = 1e-6) {
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(eps));
 }
 
+// A GroupNorm of `x` in its parameters' precision: under bfloat16 autocast
+// the convolutions hand it bfloat16, which it normalizes in float32 (as CUDA
+// autocast runs group_norm; LibTorch 1.13's CPU kernel cannot mix the two).
+inline torch::Tensor Normalize(torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  const auto dtype = norm->weight.scalar_type();
+  return norm->forward(x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf ? x.to(dtype) : x);
+}
+
 // conv2d without bias, with square stride/padding (spelled out: a literal 0
 // padding is ambiguous with the string overload).
 inline torch::Tensor Conv(const torch::Tensor& x, const torch::Tensor& w, int64_t stride, int64_t pad, int64_t groups) {
@@ -268,15 +276,15 @@ class UNetBlockImpl : public torch::nn::Cloneable<UNetBlockImpl> {
   // made and no backward needs (convolution outputs, a matmul output): the
   // same values as out of place, without a fresh buffer each.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& emb) {
-    torch::Tensor h = conv0->forward(torch::silu(norm0->forward(x)));
+    torch::Tensor h = conv0->forward(torch::silu(internal_unet::Normalize(norm0, x)));
     h.add_(affine->forward(emb).unsqueeze(2).unsqueeze(3));
-    h = torch::silu(norm1->forward(h));
+    h = torch::silu(internal_unet::Normalize(norm1, h));
     h = conv1->forward(torch::dropout(h, options.dropout(), is_training()));
     h.add_(skip ? skip->forward(x) : x).mul_(options.skip_scale());
     if (options.attention()) {
       // One head over all channels: softmax_k(q·k/√C), a = Σ_k w·v.
       const int64_t n = h.size(0), c = h.size(1);
-      torch::Tensor t = qkv->forward(norm2->forward(h)).reshape({n, c, 3, -1});
+      torch::Tensor t = qkv->forward(internal_unet::Normalize(norm2, h)).reshape({n, c, 3, -1});
       std::vector<torch::Tensor> qkv_parts = t.unbind(2);  // q, k, v: N×C×L
       const torch::Tensor &q = qkv_parts[0], &k = qkv_parts[1], &v = qkv_parts[2];
       torch::Tensor w = torch::bmm(q.transpose(1, 2), k).mul_(1.0 / std::sqrt(double(c))).softmax(2);  // N×Lq×Lk

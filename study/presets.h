@@ -2,7 +2,7 @@
 // given on the command line override single fields. A registry
 // (util/type_registry.h): a new preset is one type plus one line in StudyPresets.
 //
-//   fashion_cpu    the default: small UNet on 8×8 Fashion-MNIST, ~20 min on 2 cores
+//   fashion_cpu    the default: small UNet on 8×8 Fashion-MNIST, ~8 min on 2 idle cores
 //   paper_cifar10  the paper's CIFAR-10 setup (DDPM++, VP), for GPUs
 //   none           generic defaults, for studies configured entirely by flags
 //

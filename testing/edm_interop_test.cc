@@ -122,7 +122,7 @@ TEST(EdmInteropTest, ExportImportSamplesIdentically) {
   fs::remove_all(dir);
   Result r = RunTool(g_train, absl::StrCat("--data=fashion-mnist:t10k --n=10 --subset=balanced --labels=true --pad=2 "
                                            "--resolution=8 --channels=8 --channel_mult=1,2 --blocks=1 --attn=4 "
-                                           "--dropout=0 --batch=4 --lr=1e-3 --ema_beta=0.9 --steps=3 --out=",
+                                           "--dropout=0 --precond=edm --batch=4 --lr=1e-3 --lr_warmup_epochs=0 --ema_beta=0.9 --steps=3 --out=",
                                            dir, "/trained"));
   ASSERT_EQ(r.code, 0) << r.err;
   r = RunTool(g_export, absl::StrCat("--checkpoint=", dir, "/trained --weights=raw --out=", dir, "/net.pt"));

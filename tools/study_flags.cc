@@ -18,7 +18,7 @@ using diffmem::tools::Given;
 
 ABSL_FLAG(std::string, preset, "fashion_cpu",
           absl::StrCat("starting configuration: ", absl::StrJoin(diffmem::RegistryNames<diffmem::study::StudyPresets>(), ", "),
-                       " (fashion_cpu: small UNet on 8x8 Fashion-MNIST, ~20 min on 2 cores; paper_cifar10: the "
+                       " (fashion_cpu: small UNet on 8x8 Fashion-MNIST, ~8 min on 2 idle cores; paper_cifar10: the "
                        "paper's CIFAR-10 setup, for GPUs; none: generic defaults); flags given override it"));
 // Evaluation.
 ABSL_FLAG(Given<double>, epsilon, {}, "a model memorizes at N when its ratio >= 1 - epsilon (paper: 0.1)");
@@ -46,7 +46,7 @@ ABSL_FLAG(Given<int64_t>, n_max, {}, "largest N tried");
 ABSL_FLAG(Given<int64_t>, n_start, {}, "first N (0: --n_min)");
 ABSL_FLAG(Given<int64_t>, granularity, {}, "every N is a multiple of this (the class count for balanced subsets)");
 ABSL_FLAG(Given<double>, growth, {}, "bracketing factor");
-ABSL_FLAG(Given<double>, precision, {}, "bisection stops when N_hi / N_lo <= this");
+ABSL_FLAG(Given<double>, search_precision, {}, "bisection stops when N_hi / N_lo <= this");
 ABSL_FLAG(Given<int>, max_runs, {}, "budget of training runs per study");
 ABSL_FLAG(Given<std::string>, extra_n, {},
           "N values measured first in addition to the search (comma list; empty: none), e.g. n_max to show the ratio "
@@ -91,7 +91,7 @@ absl::StatusOr<study::EmmStudyConfig> StudyConfigFromFlags() {
   Overlay(absl::GetFlag(FLAGS_n_start), c.search.n_start);
   Overlay(absl::GetFlag(FLAGS_granularity), c.search.granularity);
   Overlay(absl::GetFlag(FLAGS_growth), c.search.growth);
-  Overlay(absl::GetFlag(FLAGS_precision), c.search.precision);
+  Overlay(absl::GetFlag(FLAGS_search_precision), c.search.precision);
   Overlay(absl::GetFlag(FLAGS_max_runs), c.search.max_runs);
   Overlay(absl::GetFlag(FLAGS_parallel), c.search.parallel);
   if (auto v = absl::GetFlag(FLAGS_extra_n).value) {

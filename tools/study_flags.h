@@ -6,7 +6,7 @@
 //                --probe_every --weights --sampler_steps --sample_seed --optimum_reference
 //   early stop:  --early_stop --early_stop_min_fraction --early_stop_patience
 //                --early_stop_min_improvement
-//   search:      --n_min --n_max --n_start --granularity --growth --precision
+//   search:      --n_min --n_max --n_start --granularity --growth --search_precision
 //                --max_runs --extra_n --parallel
 //
 // Example:

@@ -23,6 +23,9 @@ ABSL_FLAG(Given<std::string>, ema_schedule, {},
 ABSL_FLAG(Given<double>, ema_beta, {}, "EMA decay per step of --ema_schedule=fixed");
 ABSL_FLAG(Given<double>, ema_halflife_kimg, {}, "EMA half-life in kimg (halflife; data_ratio: at 50k images)");
 ABSL_FLAG(Given<double>, ema_rampup_ratio, {}, "EMA half-life ramp-up ratio (<= 0: none)");
+ABSL_FLAG(Given<std::string>, precision, {},
+          "fp32 (the paper; TF32 off on GPUs) or bf16 (autocast of the forward pass on the training device; "
+          "float32 master weights, optimizer state and EMA)");
 ABSL_FLAG(Given<std::string>, data_order, {},
           "reshuffle (a new permutation every epoch) or fixed (one permutation per run, as the authors)");
 ABSL_FLAG(Given<uint64_t>, seed, {}, "seed of initialisation, data order, noise and dropout");
@@ -69,6 +72,11 @@ absl::Status OverlayTrainingFlags(diffusion::TrainOptions& t) {
   Overlay(beta, t.ema_beta);
   Overlay(absl::GetFlag(FLAGS_ema_halflife_kimg), t.ema_halflife_kimg);
   Overlay(absl::GetFlag(FLAGS_ema_rampup_ratio), t.ema_rampup_ratio);
+  if (auto precision = absl::GetFlag(FLAGS_precision).value) {
+    absl::StatusOr<diffusion::Precision> p = ParseEnum<diffusion::Precision>(*precision, "precision");
+    if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat("--precision: ", p.status().message()));
+    t.precision = *p;
+  }
   if (auto order = absl::GetFlag(FLAGS_data_order).value) {
     absl::StatusOr<diffusion::DataOrder> o = ParseEnum<diffusion::DataOrder>(*order, "data order");
     if (!o.ok()) return absl::InvalidArgumentError(absl::StrCat("--data_order: ", o.status().message()));

@@ -2,7 +2,7 @@
 // study's runs are trained exactly like train's:
 //   --batch --optimizer --lr --lr_warmup_kimg --lr_warmup_epochs --weight_decay
 //   --grad_clip --steps --kimg --epochs --ema_schedule --ema_beta
-//   --ema_halflife_kimg --ema_rampup_ratio --data_order --seed
+//   --ema_halflife_kimg --ema_rampup_ratio --data_order --precision --seed
 //   --checkpoint_every --snapshot_kimg --log_every --device
 // Each is a Given<T> flag (tools/given_flag.h): a tool starts from its base
 // options and overlays the flags given. A duration flag (--steps, --kimg,
@@ -38,6 +38,7 @@ ABSL_DECLARE_FLAG(diffmem::tools::Given<double>, ema_beta);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<double>, ema_halflife_kimg);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<double>, ema_rampup_ratio);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, data_order);
+ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, precision);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<uint64_t>, seed);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, checkpoint_every);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, log_every);

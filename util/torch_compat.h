@@ -10,6 +10,9 @@
 //   LoadOptimizerState(archive, opt) restores the per-parameter state an
 //                                    optimizer wrote with Optimizer::save, under
 //                                    either version
+//   AutocastScope(device_type, dtype) autocast on one device type for a scope
+//                                    (1.x: set_cpu_enabled / set_enabled; 2.x:
+//                                    set_autocast_enabled(device_type, ...))
 //
 // Why LoadOptimizerState exists: Optimizer::save names each parameter's state
 // by its TensorImpl address, printed in hex by 1.x ("0x55d1…") and in decimal
@@ -29,6 +32,7 @@
 #ifndef DIFFMEM_UTIL_TORCH_COMPAT_H_
 #define DIFFMEM_UTIL_TORCH_COMPAT_H_
 
+#include <ATen/autocast_mode.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/optimizer.h>
@@ -114,6 +118,57 @@ inline void LoadOptimizerState(torch::serialize::InputArchive& archive, torch::o
     optimizer.load(archive);
   }
 }
+
+// Autocast of `device_type` (CPU or CUDA) to `dtype` while it lives, as
+// PyTorch's `with torch.autocast(device_type, dtype)`: eligible ops (convolutions,
+// matrix products) run in `dtype`, the rest in float32; on leaving, the
+// previous state returns and the cast cache is cleared.
+class AutocastScope {
+ public:
+  AutocastScope(c10::DeviceType device_type, at::ScalarType dtype) : device_type_(device_type) {
+#if DIFFMEM_TORCH_VERSION_AT_LEAST(2, 4)
+    was_enabled_ = at::autocast::is_autocast_enabled(device_type_);
+    was_dtype_ = at::autocast::get_autocast_dtype(device_type_);
+    at::autocast::set_autocast_enabled(device_type_, true);
+    at::autocast::set_autocast_dtype(device_type_, dtype);
+#else
+    if (device_type_ == c10::DeviceType::CUDA) {
+      was_enabled_ = at::autocast::is_enabled();
+      was_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(dtype);
+    } else {
+      was_enabled_ = at::autocast::is_cpu_enabled();
+      was_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(dtype);
+    }
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if DIFFMEM_TORCH_VERSION_AT_LEAST(2, 4)
+    at::autocast::set_autocast_enabled(device_type_, was_enabled_);
+    at::autocast::set_autocast_dtype(device_type_, was_dtype_);
+#else
+    if (device_type_ == c10::DeviceType::CUDA) {
+      at::autocast::set_enabled(was_enabled_);
+      at::autocast::set_autocast_gpu_dtype(was_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(was_enabled_);
+      at::autocast::set_autocast_cpu_dtype(was_dtype_);
+    }
+#endif
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  c10::DeviceType device_type_;
+  bool was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kFloat;
+};
 
 }  // namespace util
 }  // namespace diffmem
