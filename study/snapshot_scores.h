@@ -140,8 +140,9 @@ inline absl::StatusOr<SnapshotSeries> ScoreSnapshots(const ScoreSettings& settin
       series.best_scored = *std::move(scored);
     }
     if (log) {
-      log(absl::StrFormat("snapshot %06d kimg: ratio %.3f [%.3f, %.3f] (%d/%d memorized)", kimg, r.ratio, r.ci_low,
-                          r.ci_high, r.memorized, r.samples.size()));
+      const SnapshotScore& sc = series.scores.back();  // (r may have moved into best_scored)
+      log(absl::StrFormat("snapshot %06d kimg: ratio %.3f [%.3f, %.3f] (%d/%d memorized)", kimg, sc.ratio, sc.ci_low,
+                          sc.ci_high, sc.memorized, sc.samples));
     }
   }
   return series;

@@ -153,6 +153,7 @@ TEST(TrainSampleTest, MemRatioScoresARunsSnapshotSeries) {
   EXPECT_EQ(lines[0].rfind("snapshot 000001 kimg: ratio ", 0), 0u) << lines[0];
   EXPECT_EQ(lines[1].rfind("snapshot 000002 kimg: ratio ", 0), 0u) << lines[1];
   EXPECT_EQ(lines[2].rfind("max (after the first snapshot): 000002 kimg", 0), 0u) << lines[2];
+  for (const std::string& line : lines) EXPECT_NE(line.find("/8 memorized)"), std::string::npos) << line;
   const nlohmann::json report = nlohmann::json::parse(ReadAll(out + "/report.json"));
   ASSERT_EQ(report["snapshots"].size(), 2u);
   EXPECT_EQ(report["max"]["kimg"], 2);
