@@ -112,10 +112,7 @@ inline nlohmann::json RatioCurveToJson(const std::vector<RatioCurvePoint>& curve
 
 inline absl::StatusOr<std::vector<RatioCurvePoint>> RatioCurveFromJson(const nlohmann::json& j,
                                                                        const std::string& where) {
-  if (!j.is_array()) return absl::InvalidArgumentError(absl::StrCat(where, ": curve must be an array"));
-  std::vector<RatioCurvePoint> curve;
-  for (size_t i = 0; i < j.size(); ++i) {
-    util::JsonFields f(j[i], absl::StrCat(where, ": curve[", i, "]"));
+  return util::ReadJsonArray<RatioCurvePoint>(j, where, "curve", [](util::JsonFields& f) {
     RatioCurvePoint p;
     p.images = f.Integer("images");
     p.ratio = f.Number("ratio");
@@ -123,10 +120,8 @@ inline absl::StatusOr<std::vector<RatioCurvePoint>> RatioCurveFromJson(const nlo
     p.ci_high = f.Number("ci_high");
     p.samples = f.Integer("samples");
     f.Check(p.ratio >= 0 && p.ratio <= 1, "ratio", "must be in [0, 1]");
-    if (!f.status().ok()) return f.status();
-    curve.push_back(p);
-  }
-  return curve;
+    return p;
+  });
 }
 
 inline nlohmann::json SnapshotScoresToJson(const std::vector<SnapshotScore>& scores) {
@@ -140,10 +135,7 @@ inline nlohmann::json SnapshotScoresToJson(const std::vector<SnapshotScore>& sco
 
 inline absl::StatusOr<std::vector<SnapshotScore>> SnapshotScoresFromJson(const nlohmann::json& j,
                                                                          const std::string& where) {
-  if (!j.is_array()) return absl::InvalidArgumentError(absl::StrCat(where, ": snapshots must be an array"));
-  std::vector<SnapshotScore> out;
-  for (size_t i = 0; i < j.size(); ++i) {
-    util::JsonFields f(j[i], absl::StrCat(where, ": snapshots[", i, "]"));
+  return util::ReadJsonArray<SnapshotScore>(j, where, "snapshots", [](util::JsonFields& f) {
     SnapshotScore s;
     s.kimg = f.Integer("kimg");
     s.ratio = f.Number("ratio");
@@ -152,10 +144,8 @@ inline absl::StatusOr<std::vector<SnapshotScore>> SnapshotScoresFromJson(const n
     s.memorized = f.Integer("memorized");
     s.samples = f.Integer("samples");
     f.Check(s.ratio >= 0 && s.ratio <= 1, "ratio", "must be in [0, 1]");
-    if (!f.status().ok()) return f.status();
-    out.push_back(s);
-  }
-  return out;
+    return s;
+  });
 }
 
 inline nlohmann::json EmmRunRecordToJson(const EmmRunRecord& r) {

@@ -8,6 +8,10 @@
 //   double ratio = f.Number("ratio");
 //   f.Check(ratio >= 0 && ratio <= 1, "ratio", "must be in [0, 1]");
 //   if (!f.status().ok()) return f.status();  // "...: field 'ratio' must be a number"
+//
+//   // An array of records, each read from its own JsonFields ("...: curve[3]: field ...").
+//   absl::StatusOr<std::vector<Point>> points = ReadJsonArray<Point>(j["curve"], where, "curve",
+//       [](JsonFields& f) { return Point{f.Integer("images"), f.Number("ratio")}; });
 
 #ifndef DIFFMEM_UTIL_JSON_FIELDS_H_
 #define DIFFMEM_UTIL_JSON_FIELDS_H_
@@ -16,10 +20,12 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
 namespace diffmem {
@@ -102,6 +108,22 @@ class JsonFields {
   std::string where_;
   absl::Status status_;
 };
+
+// The elements of the JSON array `j`, each read by `read(JsonFields&) -> T`
+// from its own fields ("WHERE: NAME[i]" in messages); the first problem ends it.
+template <class T, class Read>
+absl::StatusOr<std::vector<T>> ReadJsonArray(const nlohmann::json& j, const std::string& where, const std::string& name,
+                                             Read read) {
+  if (!j.is_array()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", name, " must be an array"));
+  std::vector<T> out;
+  for (size_t i = 0; i < j.size(); ++i) {
+    JsonFields f(j[i], absl::StrCat(where, ": ", name, "[", i, "]"));
+    T item = read(f);
+    if (!f.status().ok()) return f.status();
+    out.push_back(std::move(item));
+  }
+  return out;
+}
 
 }  // namespace util
 }  // namespace diffmem

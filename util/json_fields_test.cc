@@ -1,5 +1,9 @@
 #include "util/json_fields.h"
 
+#include <cstdint>
+#include <utility>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace diffmem::util {
@@ -40,6 +44,20 @@ TEST(JsonFieldsTest, ChecksAndMissingFields) {
   JsonFields c(nlohmann::json::array(), "g");
   c.Number("x");
   EXPECT_EQ(c.status().message(), "g: field 'x' is not inside a JSON object");
+}
+
+TEST(JsonFieldsTest, ArraysOfRecordsReadEachElementAndNameTheBadOne) {
+  using Point = std::pair<int64_t, double>;
+  auto read = [](JsonFields& f) { return Point(f.Integer("n"), f.Number("x")); };
+  const nlohmann::json good = nlohmann::json::parse(R"([{"n": 1, "x": 0.5}, {"n": 2, "x": 1.5}])");
+  absl::StatusOr<std::vector<Point>> v = ReadJsonArray<Point>(good, "r.json", "points", read);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, (std::vector<Point>{{1, 0.5}, {2, 1.5}}));
+  const nlohmann::json bad = nlohmann::json::parse(R"([{"n": 1, "x": 0.5}, {"n": "two", "x": 1.5}])");
+  EXPECT_EQ(ReadJsonArray<Point>(bad, "r.json", "points", read).status().message(),
+            "r.json: points[1]: field 'n' must be an integer");
+  EXPECT_EQ(ReadJsonArray<Point>(nlohmann::json::object(), "r.json", "points", read).status().message(),
+            "r.json: points must be an array");
 }
 
 }  // namespace
