@@ -2,7 +2,10 @@
 // tensors in the zip format of Python's torch.save (PyTorch >= 1.6), so that
 // `torch.load(path)` returns the dict and diffmem reads what
 // `torch.save(dict(net.state_dict()), path)` wrote. LibTorch's own pickler
-// does the work (torch::pickle_load / torch::pickle_save).
+// does the work (torch::pickle_load to read; to write, its Pickler without
+// the TorchScript type tags that torch::pickle_save adds: PyTorch >= 2.6's
+// torch.load, weights_only by default, refuses their
+// torch.jit._pickle.restore_type_tag).
 //
 //   StateDict                   names and CPU tensors, in file order
 //   ReadStateDictFile(path)     errors name the file and say what is wrong
@@ -25,6 +28,8 @@
 
 #include <caffe2/serialize/in_memory_adapter.h>
 #include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/serialize.h>
 #include <torch/types.h>
 
@@ -135,6 +140,30 @@ inline absl::StatusOr<StateDict> ReadStateDictFile(const std::string& path) {
   return out;
 }
 
+namespace internal_state_dict_file {
+
+// torch.save's zip format of `value`, pickled as plain Python values (no
+// TorchScript type tags), the tensors as storages beside the pickle.
+inline std::vector<char> PickleSavePlain(const c10::IValue& value) {
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* p, size_t n) { pickle.insert(pickle.end(), p, p + n); },
+                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+                              /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* p, size_t n) {
+    out.insert(out.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
+    return n;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+  return out;
+}
+
+}  // namespace internal_state_dict_file
+
 // Writes `sd` so that Python's torch.load returns a dict of CPU tensors.
 inline absl::Status WriteStateDictFile(const std::string& path, const StateDict& sd) {
   std::vector<char> bytes;
@@ -144,7 +173,7 @@ inline absl::Status WriteStateDictFile(const std::string& path, const StateDict&
       if (dict.contains(name)) return absl::InvalidArgumentError(absl::StrCat(path, ": duplicate tensor '", name, "'"));
       dict.insert(name, tensor.detach().cpu().contiguous());
     }
-    bytes = torch::pickle_save(dict);
+    bytes = internal_state_dict_file::PickleSavePlain(dict);
   } catch (const c10::Error& e) {
     return absl::InternalError(
         absl::StrCat(path, ": cannot serialize the state dict: ", internal_state_dict_file::FirstLine(e)));

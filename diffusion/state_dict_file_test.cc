@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -69,6 +71,29 @@ TEST(StateDictFileTest, WriteThenReadIsExact) {
   const absl::Status s = WriteStateDictFile(::testing::TempDir() + "/no/such/dir/x.pt", sd);
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(std::filesystem::exists(::testing::TempDir() + "/no/such/dir/x.pt"));
+}
+
+// What is written is plain pickle: its only globals are those torch.save of a
+// dict of tensors uses (tensor rebuild, typed storages), all on the allow-list
+// of PyTorch >= 2.6's weights_only torch.load; no TorchScript type tags.
+TEST(StateDictFileTest, WrittenPickleUsesOnlyGlobalsThatWeightsOnlyLoadAllows) {
+  const StateDict sd = {{"w", torch::randn({2, 3})}, {"t", torch::randn({4}, torch::kFloat64)},
+                        {"i", torch::arange(3, torch::kInt64)}};
+  const std::string path = ::testing::TempDir() + "/plain.pt";
+  ASSERT_TRUE(WriteStateDictFile(path, sd).ok());
+  caffe2::serialize::PyTorchStreamReader reader(path);
+  auto [data, size] = reader.getRecord("data.pkl");
+  const std::string pickle(static_cast<const char*>(data.get()), size);
+  const std::regex global("c([A-Za-z_][A-Za-z_0-9.]*)\n([A-Za-z_][A-Za-z_0-9]*)\n");
+  const std::set<std::string> allowed = {"torch._utils._rebuild_tensor_v2", "collections.OrderedDict",  // hooks
+                                         "torch.FloatStorage", "torch.DoubleStorage", "torch.LongStorage"};
+  std::set<std::string> seen;
+  for (std::sregex_iterator it(pickle.begin(), pickle.end(), global), end; it != end; ++it) {
+    seen.insert((*it)[1].str() + "." + (*it)[2].str());
+  }
+  EXPECT_TRUE(seen.count("torch._utils._rebuild_tensor_v2")) << "the pattern finds the globals";
+  for (const std::string& g : seen) EXPECT_TRUE(allowed.count(g)) << g;
+  EXPECT_EQ(pickle.find("restore_type_tag"), std::string::npos);
 }
 
 TEST(StateDictFileTest, BadFilesAreClearErrors) {
