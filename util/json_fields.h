@@ -34,6 +34,8 @@ namespace util {
 class JsonFields {
  public:
   JsonFields(const nlohmann::json& j, std::string where) : j_(j), where_(std::move(where)) {}
+  // It keeps a reference to the object: a temporary would dangle.
+  JsonFields(nlohmann::json&& j, std::string where) = delete;
 
   // OK, or the first problem found.
   absl::Status status() const { return status_; }

@@ -41,7 +41,8 @@ TEST(JsonFieldsTest, ChecksAndMissingFields) {
   JsonFields b(j, "f");
   b.Check(b.Number("ratio") <= 1, "ratio", "must be in [0, 1]");
   EXPECT_EQ(b.status().message(), "f: field 'ratio' must be in [0, 1]");
-  JsonFields c(nlohmann::json::array(), "g");
+  const nlohmann::json array = nlohmann::json::array();
+  JsonFields c(array, "g");
   c.Number("x");
   EXPECT_EQ(c.status().message(), "g: field 'x' is not inside a JSON object");
 }
