@@ -169,7 +169,7 @@ class Trainer {
     const bool writes = replicas_.writes();
     if (!resume) {
       // Only rank 0 checks: it may have written config.json already when another rank looks.
-      if (writes && util::FileExists(ckpt) || util::FileExists(cfg)) {
+      if (writes && (util::FileExists(ckpt) || util::FileExists(cfg))) {
         return absl::AlreadyExistsError(absl::StrCat(run_dir_, ": already holds a run (", cfg,
                                                      "); pass --resume to continue it or choose another --out"));
       }

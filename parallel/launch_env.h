@@ -17,6 +17,7 @@
 //   if (!env.ok()) return env.status();          // set but malformed: an error naming the variable
 //   if (env->has_value()) Connect(**env);         // else: a single process
 //   ExpandHostList("node[01-03,7],gpu2")        // {"node01", "node02", "node03", "node7", "gpu2"}
+//   VisibleDeviceForRank("4,5,6,7", 1)           // "5": the rank's one GPU
 
 #ifndef DIFFMEM_PARALLEL_LAUNCH_ENV_H_
 #define DIFFMEM_PARALLEL_LAUNCH_ENV_H_
@@ -211,6 +212,28 @@ inline absl::StatusOr<std::optional<LaunchEnv>> ReadLaunchEnv(const EnvLookup& e
     }
   }
   return std::optional<LaunchEnv>(e);
+}
+
+// The CUDA_VISIBLE_DEVICES a rank should run with so that its cuda:0 is the
+// local_rank-th GPU of the node: the local rank itself when unset, the
+// local_rank-th entry of a list, a single entry unchanged (a scheduler that
+// gave each task its own GPU, as srun --gpus-per-task=1 does).
+inline absl::StatusOr<std::string> VisibleDeviceForRank(const std::optional<std::string>& visible, int local_rank) {
+  if (!visible) return std::to_string(local_rank);
+  std::vector<std::string> entries;
+  size_t start = 0;
+  while (start <= visible->size()) {
+    size_t comma = visible->find(',', start);
+    if (comma == std::string::npos) comma = visible->size();
+    if (comma > start) entries.push_back(visible->substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (entries.size() == 1) return entries[0];
+  if (local_rank >= static_cast<int>(entries.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("CUDA_VISIBLE_DEVICES='", *visible, "' lists ", entries.size(),
+                                                   " GPUs, too few for local rank ", local_rank));
+  }
+  return entries[local_rank];
 }
 
 }  // namespace parallel

@@ -114,6 +114,16 @@ TEST(ReadLaunchEnvTest, SlurmWithoutAPortSourceIsAnError) {
   EXPECT_NE(e.status().message().find("MASTER_PORT"), std::string::npos);
 }
 
+TEST(VisibleDeviceForRankTest, EachLocalRankGetsItsOwnGpu) {
+  EXPECT_EQ(*VisibleDeviceForRank(std::nullopt, 3), "3");
+  EXPECT_EQ(*VisibleDeviceForRank(std::string("4,5,6,7"), 1), "5");
+  EXPECT_EQ(*VisibleDeviceForRank(std::string("GPU-ab12,GPU-cd34"), 1), "GPU-cd34");
+  EXPECT_EQ(*VisibleDeviceForRank(std::string("2"), 1), "2");  // the scheduler bound one GPU to this task
+  absl::StatusOr<std::string> bad = VisibleDeviceForRank(std::string("0,1"), 2);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("local rank 2"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace parallel
 }  // namespace diffmem

@@ -70,6 +70,31 @@ inline int ExitCode(int status) {
 
 }  // namespace internal_launcher
 
+// This process's own command line, the executable first as an absolute path
+// (/proc/self/exe resolved), for re-executing it as the ranks of a job.
+inline absl::StatusOr<std::vector<std::string>> OwnCommandLine() {
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) return absl::UnavailableError(absl::StrCat("/proc/self/exe: ", std::strerror(errno)));
+  exe[n] = '\0';
+  std::FILE* f = std::fopen("/proc/self/cmdline", "rb");
+  if (f == nullptr) return absl::UnavailableError(absl::StrCat("/proc/self/cmdline: ", std::strerror(errno)));
+  std::string all;
+  char buf[4096];
+  for (size_t got; (got = std::fread(buf, 1, sizeof(buf), f)) > 0;) all.append(buf, got);
+  std::fclose(f);
+  std::vector<std::string> argv;
+  for (size_t start = 0; start < all.size();) {
+    const size_t end = all.find('\0', start);
+    argv.push_back(all.substr(start, end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  if (argv.empty()) return absl::UnavailableError("/proc/self/cmdline: empty");
+  argv[0] = exe;
+  return argv;
+}
+
 // Runs argv (argv[0]: the executable's path) `nproc` times as ranks 0..nproc-1
 // and returns the job's exit status; an error only when a rank cannot start.
 inline absl::StatusOr<int> LaunchLocalRanks(const std::vector<std::string>& argv, int nproc,

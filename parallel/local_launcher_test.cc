@@ -26,6 +26,14 @@ TEST(FreeLocalPortTest, GivesAPortThatCanBeBound) {
   EXPECT_LT(*port, 65536);
 }
 
+TEST(OwnCommandLineTest, StartsWithThisExecutable) {
+  absl::StatusOr<std::vector<std::string>> argv = OwnCommandLine();
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  ASSERT_FALSE(argv->empty());
+  EXPECT_EQ((*argv)[0].front(), '/');
+  EXPECT_NE((*argv)[0].find("local_launcher_test"), std::string::npos) << (*argv)[0];
+}
+
 TEST(LaunchLocalRanksTest, EveryRankGetsTheTorchrunVariables) {
   const std::string dir = ::testing::TempDir();
   const std::string script = "echo \"$RANK $LOCAL_RANK $WORLD_SIZE $MASTER_ADDR $MASTER_PORT\" > " + dir + "/rank$RANK";
