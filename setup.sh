@@ -47,6 +47,7 @@ PACKAGES=(
   g++ clang                # compiler; clang for libFuzzer targets
   libclang-rt-14-dev       # sanitizer and libFuzzer runtimes for clang
   libtorch-dev             # LibTorch 1.13 (CPU)
+  libgloo-dev              # Gloo's headers, which c10d's ProcessGroupGloo.hpp includes (parallel/; PyPI's wheel lacks them)
   libopenblas0-openmp      # fast BLAS under LibTorch (reference BLAS is ~25x slower)
   libabsl-dev              # abseil: flags, status, strings, time
   libgtest-dev libgmock-dev
