@@ -57,6 +57,7 @@ PACKAGES=(
   libcairo2-dev            # plots
   dataset-fashion-mnist    # default data: /usr/share/datasets/fashion-mnist
   patchelf                 # tools/bundle/make_bundle.sh (relocatable tool bundles)
+  slurmctld slurmd slurm-client munge   # testing/slurm_test: a one-node Slurm (testing/slurm/local_slurm.sh)
 )
 if [[ "$libtorch" == pypi ]]; then
   PACKAGES+=(python3-venv)  # the venv that holds PyPI's torch wheel
