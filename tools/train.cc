@@ -24,6 +24,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "data/data_factors.h"
 #include "data/read_dataset.h"
@@ -161,7 +162,7 @@ absl::Status Run(const std::vector<char*>& args) {
                                                        callbacks, diffmem::data::DataSourceToJson(spec, factors),
                                                        replicas);
   if (!r.ok()) {
-    if (!replicas.distributed()) return r.status();
+    if (!replicas.distributed() || absl::StartsWith(r.status().message(), "rank ")) return r.status();
     return absl::Status(r.status().code(),
                         absl::StrCat("rank ", replicas.rank, " of ", replicas.world_size, ": ", r.status().message()));
   }

@@ -10,6 +10,7 @@
 # Needs root (slurmd starts jobs as their user). One partition "debug" with
 # this host's CPUs and memory; jobs run without cgroups (proctrack/linuxproc).
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"  # the daemons live there; bazel test runs with PATH=/usr/bin:/bin
 cmd=${1:-}
 dir=${2:-}
 [[ -n "$cmd" && -n "$dir" ]] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
@@ -24,6 +25,10 @@ stop() {
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$pidfile"
   done
+  if [[ -f "$dir/short_dir" ]]; then
+    rm -rf "$(cat "$dir/short_dir")"
+    rm -f "$dir/short_dir"
+  fi
 }
 
 if [[ "$cmd" == stop ]]; then
@@ -39,7 +44,11 @@ done
 host=$(hostname -s)
 cpus=$(nproc)
 mem_mb=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024))
-mkdir -p "$dir/spool/ctld" "$dir/spool/d" "$dir/munge"
+# Sockets (munge's, slurmstepd's in the spool) need paths under 108 bytes,
+# which a test's TMPDIR may exceed: they go to a short directory of their own.
+short=$(mktemp -d /tmp/diffmem-slurm.XXXXXX)
+echo "$short" > "$dir/short_dir"
+mkdir -p "$short/ctld" "$short/d" "$dir/munge"
 chmod 700 "$dir/munge"
 
 # munge: its own key and socket in DIR (a key made here if none exists).
@@ -47,21 +56,22 @@ if [[ ! -f "$dir/munge/munge.key" ]]; then
   dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
   chmod 400 "$dir/munge/munge.key"
 fi
-munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
+socket=$short/munge.socket
+munged --force --key-file="$dir/munge/munge.key" --socket="$socket" \
   --pid-file="$dir/munged.pid" --log-file="$dir/munged.log" --seed-file="$dir/munge/seed"
 
 cat > "$dir/slurm.conf" <<CONF
 ClusterName=diffmem
 SlurmctldHost=$host
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket
+AuthInfo=socket=$socket
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
 SlurmctldPort=$((6817 + 0))
 SlurmdPort=6818
-StateSaveLocation=$dir/spool/ctld
-SlurmdSpoolDir=$dir/spool/d
+StateSaveLocation=$short/ctld
+SlurmdSpoolDir=$short/d
 SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
