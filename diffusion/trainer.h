@@ -19,23 +19,11 @@
 //
 // Data order: diffusion/data_stream.h.
 //
-// Data parallelism (set_replicas before Start; parallel/replicas.h): every
-// rank holds the same model (same seed, same checkpoint) and takes its rows
-// of each global batch of options.batch_size images, which must divide by
-// the world size. σ and the noise of image i depend on i's place in the
-// global batch, not on the rank: every rank draws the whole batch's σ and
-// noise from the shared seeded generator and keeps its rows (cost: the
-// global batch's noise drawn on every rank, a small part of a step next to
-// the forward and backward passes). The batch loss (for the divergence
-// check and logs) and the flat gradient are summed over ranks and divided by
-// the world size before clipping and the optimizer step, so W ranks × B/W
-// images step like one process × B up to the order of float additions.
-// Dropout masks come from each rank's own generator (seeded alike), so with
-// dropout > 0 they differ from a single process's. Rank 0 alone writes the
-// run directory (config, logs, checkpoints, snapshots, result.json) and
-// calls the callbacks; the hook's stop decision reaches every rank. The run
-// directory must be visible to every rank (one machine, or a shared file
-// system) for a resume, which needs the world size of the run's config.json.
+// Data parallelism (set_replicas before Start; what it means:
+// parallel/replicas.h): each rank trains on its rows of every global batch
+// of batch_size images with the σ and noise of their global index; the loss
+// and flat gradient are averaged over ranks; rank 0 alone writes the run
+// directory and calls the callbacks; a resume needs the same world size.
 //
 // Snapshots (snapshot_kimg > 0): snapshots/network-snapshot-KKKKKK.pt (KKKKKK:
 // kimg seen, as EDM names them) with the EMA weights alone, whenever the images

@@ -3,7 +3,21 @@
 // one from a c10d process group; tests can make one from anything). Every
 // rank holds the same model; each takes its slice of every global batch
 // (GlobalBatchSlice) and the gradients are averaged over ranks before the
-// optimizer step, so W ranks × B/W images step like one process × B.
+// optimizer step, so W ranks × B/W images step like one process × B up to
+// the order of float additions. diffusion::Trainer's use:
+// - σ and the noise of image i depend on i's place in the global batch, not
+//   on the rank: every rank draws the whole batch's σ and noise from the
+//   shared seeded generator and keeps its rows (cost: the global batch's
+//   noise drawn on every rank, small next to the forward and backward).
+// - The batch loss (divergence check, logs) and the flat gradient are summed
+//   and divided by the world size before clipping and the optimizer step.
+// - Dropout masks come from each rank's own generator (seeded alike), so
+//   with dropout > 0 they differ from one process's.
+// - Rank 0 alone writes the run directory (config, logs, checkpoints,
+//   snapshots, result.json) and calls the callbacks; the hook's stop
+//   decision reaches every rank.
+// - A resume needs the world size recorded in config.json, and the run
+//   directory visible to every rank (one machine or a shared file system).
 //
 // Example:
 //   Replicas r = group->replicas();                 // or Replicas() alone: one process
