@@ -11,10 +11,11 @@
 #include <thread>
 #include <vector>
 
-#include "data/idx.h"
+#include "data/subsets.h"
 #include "diffusion/train.h"
 #include "gtest/gtest.h"
 #include "parallel/replicas.h"
+#include "testing/train_fixtures.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -22,22 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string TempDir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(base ? base : "/tmp") + "/trainer_replicas_test_" + name;
-  fs::remove_all(dir);
-  return dir;
-}
+std::string TempDir(const std::string& name) { return testing_train::FreshTestDir("trainer_replicas_test_" + name); }
 
-data::Dataset FashionMnist8x8(int64_t n) {
-  absl::StatusOr<data::Dataset> ds = data::ReadFashionMnist("train");
-  EXPECT_TRUE(ds.ok()) << ds.status();
-  data::Dataset out;
-  torch::Tensor x = ds->images.narrow(0, 0, n).narrow(2, 2, 24).narrow(3, 2, 24).to(torch::kFloat32);
-  out.images = torch::avg_pool2d(x, 3).round().clamp(0, 255).to(torch::kUInt8).contiguous();
-  out.source = "fashion-mnist[:" + std::to_string(n) + "] 8x8";
-  return out;
-}
+data::Dataset FashionMnist8x8(int64_t n) { return data::WithoutLabels(testing_train::FashionMnist8x8(n)); }
 
 UNetOptions TinyNet() {
   return UNetOptions(8, 1, 1).model_channels(16).channel_mult({1, 2}).num_blocks(1).attn_resolutions({}).dropout(0);

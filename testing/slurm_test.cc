@@ -17,11 +17,10 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "study/emm_report.h"
 
 namespace {
 
@@ -74,20 +73,6 @@ TEST(SlurmTest, SrunTwoTasksTrainsLikeOneProcess) {
   EXPECT_EQ(l1, l2);  // losses printed to 4 decimals agree (the weights: train_parallel_test)
 }
 
-nlohmann::json WithoutTimes(nlohmann::json j) {
-  if (j.is_object()) {
-    for (const char* k : {"train_seconds", "evaluate_seconds", "wall_seconds"}) j.erase(k);
-    for (auto& [k, v] : j.items()) v = WithoutTimes(v);
-  } else if (j.is_array()) {
-    for (auto& v : j) v = WithoutTimes(v);
-  }
-  return j;
-}
-
-nlohmann::json ReadJson(const std::string& path) {
-  return nlohmann::json::parse(ReadAll(path), nullptr, /*allow_exceptions=*/false);
-}
-
 // As testing/estimate_emm_test.cc's study: two runs of a few seconds each.
 const char kStudy[] =
     " --threads=1 --data=fashion-mnist:t10k --pad=2 --resolution=4 --channels=8 --channel_mult=1,1 --blocks=1 "
@@ -117,10 +102,27 @@ TEST(SlurmTest, AStudyAsSbatchArraysReportsLikeALocalRun) {
   EXPECT_EQ(runs, 2);
   r = Shell(absl::StrCat(g_emm, " --out=", planned, " --collect"));
   ASSERT_EQ(r.code, 0) << r.output;
-  const nlohmann::json a = ReadJson(local + "/report.json"), b = ReadJson(planned + "/report.json");
-  ASSERT_TRUE(a.is_object());
-  ASSERT_TRUE(b.is_object());
-  EXPECT_EQ(WithoutTimes(a), WithoutTimes(b));
+  // The same runs measured alike and the same estimate (the wall times differ).
+  absl::StatusOr<diffmem::study::EmmReport> a = diffmem::study::ReadEmmReport(local + "/report.json");
+  absl::StatusOr<diffmem::study::EmmReport> b = diffmem::study::ReadEmmReport(planned + "/report.json");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(a->runs.size(), 2u);
+  ASSERT_EQ(b->runs.size(), a->runs.size());
+  for (size_t i = 0; i < a->runs.size(); ++i) {
+    EXPECT_EQ(b->runs[i].n, a->runs[i].n);
+    EXPECT_EQ(b->runs[i].ratio, a->runs[i].ratio) << "N=" << a->runs[i].n;
+    EXPECT_EQ(b->runs[i].memorized, a->runs[i].memorized);
+    EXPECT_EQ(b->runs[i].samples, a->runs[i].samples);
+    EXPECT_EQ(b->runs[i].train_steps, a->runs[i].train_steps);
+    ASSERT_EQ(b->runs[i].curve.size(), a->runs[i].curve.size());
+    for (size_t k = 0; k < a->runs[i].curve.size(); ++k) {
+      EXPECT_EQ(b->runs[i].curve[k].ratio, a->runs[i].curve[k].ratio) << "N=" << a->runs[i].n << " point " << k;
+    }
+  }
+  EXPECT_EQ(b->estimate.emm, a->estimate.emm);
+  EXPECT_EQ(b->estimate.n_hi, a->estimate.n_hi);
+  EXPECT_EQ(b->next_runs, a->next_runs);
 }
 
 void StopSlurm() {
