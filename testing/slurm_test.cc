@@ -127,7 +127,10 @@ TEST(SlurmTest, AStudyAsSbatchArraysReportsLikeALocalRun) {
 }
 
 void StopSlurm() {
-  if (!g_slurm_dir.empty()) std::system(absl::StrCat(g_slurm_script, " stop ", g_slurm_dir, " >&2").c_str());
+  if (g_slurm_dir.empty()) return;
+  if (std::system(absl::StrCat(g_slurm_script, " stop ", g_slurm_dir, " >&2").c_str()) != 0) {
+    std::fprintf(stderr, "slurm_test: stopping the local Slurm in %s failed\n", g_slurm_dir.c_str());
+  }
 }
 
 }  // namespace
