@@ -8,16 +8,16 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "util/atomic_file.h"
 
 namespace diffmem {
 namespace study {
 namespace {
 
+// The file's bytes ("" when it cannot be read).
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  absl::StatusOr<std::string> text = diffmem::util::ReadFileToString(path);
+  return text.ok() ? *text : std::string();
 }
 
 // Runs the script with bash as array task `task` would; returns the exit code, output in *out.

@@ -21,16 +21,16 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "study/emm_report.h"
+#include "util/atomic_file.h"
 
 namespace {
 
 std::string g_train, g_emm, g_slurm_script, g_slurm_dir;
 
+// The file's bytes ("" when it cannot be read).
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  absl::StatusOr<std::string> text = diffmem::util::ReadFileToString(path);
+  return text.ok() ? *text : std::string();
 }
 
 struct Result {

@@ -26,6 +26,7 @@
 #include "diffusion/unet.h"
 #include "gtest/gtest.h"
 #include "parallel/local_launcher.h"
+#include "util/atomic_file.h"
 
 namespace {
 
@@ -34,11 +35,10 @@ namespace dd = diffmem::diffusion;
 
 std::string g_train;  // set by main
 
+// The file's bytes ("" when it cannot be read).
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  absl::StatusOr<std::string> text = diffmem::util::ReadFileToString(path);
+  return text.ok() ? *text : std::string();
 }
 
 struct Result {
