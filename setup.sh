@@ -47,6 +47,7 @@ PACKAGES=(
   g++ clang                # compiler; clang for libFuzzer targets
   libclang-rt-14-dev       # sanitizer and libFuzzer runtimes for clang
   libtorch-dev             # LibTorch 1.13 (CPU)
+  libgloo-dev              # Gloo's headers, which c10d's ProcessGroupGloo.hpp includes (parallel/; PyPI's wheel lacks them)
   libopenblas0-openmp      # fast BLAS under LibTorch (reference BLAS is ~25x slower)
   libabsl-dev              # abseil: flags, status, strings, time
   libgtest-dev libgmock-dev
@@ -56,6 +57,7 @@ PACKAGES=(
   libcairo2-dev            # plots
   dataset-fashion-mnist    # default data: /usr/share/datasets/fashion-mnist
   patchelf                 # tools/bundle/make_bundle.sh (relocatable tool bundles)
+  slurmctld slurmd slurm-client munge   # testing/slurm_test: a one-node Slurm (testing/slurm/local_slurm.sh)
 )
 if [[ "$libtorch" == pypi ]]; then
   PACKAGES+=(python3-venv)  # the venv that holds PyPI's torch wheel

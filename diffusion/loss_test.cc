@@ -59,6 +59,25 @@ TEST(DenoisingLossTest, MatchesDefinitionPerSample) {
   EXPECT_NEAR(DenoisingLoss(d, y, labels, g3).item<double>(), loss.mean().item<double>(), 1e-6);
 }
 
+// Data parallelism: a rank draws the global batch's σ and noise and takes its
+// rows; its per-image losses are those of the whole batch's rows.
+TEST(DenoisingLossTest, RowsOfAGlobalDrawGiveTheWholeBatchsLosses) {
+  LinearNet net;
+  EdmPreconditioner p;
+  Denoiser<EdmPreconditioner, LinearNet> d(net, p);
+  torch::manual_seed(4);
+  torch::Tensor y = torch::rand({6, 2, 3, 3}) * 2 - 1;
+  torch::Tensor labels = torch::tensor({0, 1, 2, 3, 0, 1}, torch::kInt64);
+  at::Generator g1 = at::detail::createCPUGenerator(12), g2 = at::detail::createCPUGenerator(12);
+  torch::Tensor whole = DenoisingLoss(d, y, labels, g1, LossReduction::kPerSample);
+  TrainingNoise drawn = DrawTrainingNoise(p, y.sizes(), g2);
+  TrainingNoise rows{drawn.sigma.slice(0, 2, 5), drawn.noise.slice(0, 2, 5)};
+  torch::Tensor part = DenoisingLossWithNoise(p, d, y.slice(0, 2, 5), labels.slice(0, 2, 5), rows,
+                                              LossReduction::kPerSample);
+  EXPECT_TRUE(torch::equal(part, whole.slice(0, 2, 5))) << part << whole;
+  EXPECT_THROW(DenoisingLossWithNoise(p, d, y, labels, rows), std::invalid_argument);
+}
+
 TEST(DenoisingLossTest, DeterministicAndDifferentiable) {
   LinearNet net;
   Denoiser<VpPreconditioner, LinearNet> d(net);

@@ -31,6 +31,7 @@
 #include "diffusion/trainer.h"
 #include "diffusion/unet.h"
 #include "nlohmann/json.hpp"
+#include "parallel/replicas.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -63,12 +64,15 @@ inline absl::Status CheckDatasetForNetwork(const data::Dataset& ds, const Networ
 // Builds the config's UNet (parameters drawn after torch::manual_seed(seed))
 // and trains it in `run_dir`: the one entry point of //tools:train and of
 // every EMM study run. Labels reach the network only when label_dim > 0.
+// `replicas`: a data-parallel job's rank (parallel/process_group.h); only
+// rank 0 calls `started` and `finished` (see Trainer).
 // `data_config` is recorded in config.json under "data"
 // (data::DataSourceToJson). Callbacks: see TrainCallbacks.
 inline absl::StatusOr<TrainResult> TrainNetwork(const NetworkConfig& network, const data::Dataset& dataset,
                                                 const TrainOptions& options, const std::string& run_dir, bool resume,
                                                 const TrainCallbacks& callbacks = TrainCallbacks(),
-                                                const nlohmann::json& data_config = nlohmann::json::object()) {
+                                                const nlohmann::json& data_config = nlohmann::json::object(),
+                                                const parallel::Replicas& replicas = parallel::Replicas()) {
   if (absl::Status s = ValidateTrainOptions(options); !s.ok()) return s;
   if (absl::Status s = CheckDatasetForNetwork(dataset, network); !s.ok()) return s;
   absl::StatusOr<TrainResult> out = absl::InternalError("unreachable");
@@ -81,13 +85,14 @@ inline absl::StatusOr<TrainResult> TrainNetwork(const NetworkConfig& network, co
     if (network.unet.label_dim() == 0) ds = data::WithoutLabels(ds);
     nlohmann::json config = {{"network", NetworkConfigToJson(network)}, {"data", data_config}};
     Trainer<Precond, UNet<Spec>> trainer(net, Precond(), std::move(ds), options, run_dir, std::move(config));
+    trainer.set_replicas(replicas);
     if (absl::Status s = trainer.Start(resume); !s.ok()) return s;
-    if (callbacks.started) {
+    if (callbacks.started && replicas.writes()) {
       callbacks.started({NumParameters(*net), trainer.device(), trainer.device_note(), trainer.step(),
                          trainer.total_steps()});
     }
     out = trainer.Run(callbacks);
-    if (!out.ok() || !callbacks.finished) return out.status();
+    if (!out.ok() || !callbacks.finished || !replicas.writes()) return out.status();
     trainer.net()->eval();  // no dropout after training (Run leaves the net in training mode)
     trainer.ema_net()->eval();
     TrainedModels models = trainer.Models();

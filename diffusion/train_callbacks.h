@@ -134,6 +134,7 @@ struct StepTimes {
   Part forward_backward;  // loss (forward), its value, backward
   Part optimizer;         // zeroing gradients, clipping, learning rate, update
   Part ema;               // EMA update
+  Part all_reduce;        // data parallel: the gradient summed over ranks
 };
 
 }  // namespace diffusion

@@ -21,6 +21,7 @@
 #include "data/pixels.h"
 #include "diffusion/checkpoint.h"
 #include "diffusion/edm_sampler.h"
+#include "testing/train_fixtures.h"
 
 namespace diffmem {
 namespace diffusion {
@@ -28,26 +29,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string TempDir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(base ? base : "/tmp") + "/train_test_" + name;
-  fs::remove_all(dir);
-  return dir;
-}
+std::string TempDir(const std::string& name) { return testing_train::FreshTestDir("train_test_" + name); }
 
-// The first `n` Fashion-MNIST training images (class-balanced is not needed
-// here), cropped to 24×24 and area-averaged to 8×8.
-data::Dataset FashionMnist8x8(int64_t n) {
-  absl::StatusOr<data::Dataset> ds = data::ReadFashionMnist("train");
-  EXPECT_TRUE(ds.ok()) << ds.status();
-  data::Dataset out;
-  torch::Tensor x = ds->images.narrow(0, 0, n).narrow(2, 2, 24).narrow(3, 2, 24).to(torch::kFloat32);
-  out.images = torch::avg_pool2d(x, 3).round().clamp(0, 255).to(torch::kUInt8).contiguous();
-  out.labels = ds->labels.narrow(0, 0, n).clone();
-  out.num_classes = 10;
-  out.source = "fashion-mnist[:" + std::to_string(n) + "] 8x8";
-  return out;
-}
+using testing_train::FashionMnist8x8;
 
 NetworkConfig TinyNet(int64_t label_dim = 0, double dropout = 0) {
   NetworkConfig c;

@@ -19,6 +19,12 @@
 //
 // Data order: diffusion/data_stream.h.
 //
+// Data parallelism (set_replicas before Start; what it means:
+// parallel/replicas.h): each rank trains on its rows of every global batch
+// of batch_size images with the σ and noise of their global index; the loss
+// and flat gradient are averaged over ranks; rank 0 alone writes the run
+// directory and calls the callbacks; a resume needs the same world size.
+//
 // Snapshots (snapshot_kimg > 0): snapshots/network-snapshot-KKKKKK.pt (KKKKKK:
 // kimg seen, as EDM names them) with the EMA weights alone, whenever the images
 // seen cross a multiple of snapshot_kimg and at the end of training.
@@ -61,6 +67,7 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -80,6 +87,7 @@
 #include "diffusion/train_options.h"
 #include "diffusion/unet.h"
 #include "nlohmann/json.hpp"
+#include "parallel/replicas.h"
 #include "util/atomic_file.h"
 #include "util/json_file.h"
 #include "util/torch_compat.h"
@@ -106,6 +114,10 @@ class Trainer {
         denoiser_(net_, precond_),
         order_(options_.seed, std::max<int64_t>(dataset_.size(), 1), options_.data_order == DataOrder::kFixed) {}
 
+  // Joins a data-parallel job (before Start); one process by default.
+  void set_replicas(parallel::Replicas replicas) { replicas_ = std::move(replicas); }
+  const parallel::Replicas& replicas() const { return replicas_; }
+
   // Prepares the run directory: a new run (resume = false; the directory
   // must not hold one) or the continuation of the checkpoint in it (resume =
   // true; starts fresh when there is none yet).
@@ -113,6 +125,7 @@ class Trainer {
     if (absl::Status s = ValidateTrainOptions(options_); !s.ok()) return s;
     if (absl::Status s = data::ValidateDataset(dataset_); !s.ok()) return s;
     if (dataset_.size() < 1) return absl::InvalidArgumentError(absl::StrCat(dataset_.source, ": no images to train on"));
+    if (absl::Status s = parallel::CheckGlobalBatch(replicas_, options_.batch_size); !s.ok()) return s;
     std::string note;
     absl::StatusOr<torch::Device> device = ResolveDevice(options_.device, &note);
     if (!device.ok()) return device.status();
@@ -137,11 +150,14 @@ class Trainer {
     config_["dataset"] = DatasetSummaryJson(dataset_);
     config_["parameters"] = NumParameters(*net_);
     config_["total_steps"] = total_steps_;
+    config_["world_size"] = replicas_.world_size;
 
     std::error_code ec;
     const std::string ckpt = RunCheckpointPath(run_dir_), cfg = RunConfigPath(run_dir_);
+    const bool writes = replicas_.writes();
     if (!resume) {
-      if (util::FileExists(ckpt) || util::FileExists(cfg)) {
+      // Only rank 0 checks: it may have written config.json already when another rank looks.
+      if (writes && (util::FileExists(ckpt) || util::FileExists(cfg))) {
         return absl::AlreadyExistsError(absl::StrCat(run_dir_, ": already holds a run (", cfg,
                                                      "); pass --resume to continue it or choose another --out"));
       }
@@ -150,12 +166,15 @@ class Trainer {
       if (!text.ok()) return text.status();
       const nlohmann::json stored = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
       if (stored.is_discarded()) return absl::DataLossError(absl::StrCat(cfg, ": not valid JSON"));
+      if (absl::Status s = internal_train::CheckResumeWorldSize(stored, replicas_.world_size, run_dir_); !s.ok()) {
+        return s;
+      }
       if (std::string why = internal_train::ResumeMismatch(stored, config_); !why.empty()) {
         return absl::FailedPreconditionError(
             absl::StrCat(run_dir_, ": cannot resume, the configuration changed: ", why));
       }
     }
-    std::filesystem::create_directories(run_dir_, ec);
+    if (writes) std::filesystem::create_directories(run_dir_, ec);
     if (ec) return absl::UnavailableError(absl::StrCat(run_dir_, ": cannot create run directory: ", ec.message()));
 
     if (resume && util::FileExists(ckpt)) {
@@ -178,15 +197,17 @@ class Trainer {
         }
       }
       resumed_ = true;
-      if (absl::Status s = RunLogs(run_dir_, options_.log_every).TruncateAfter(step_, /*drop_partial=*/step_ < total_steps_);
+      if (!writes) {
+        // nothing to write
+      } else if (absl::Status s = RunLogs(run_dir_, options_.log_every).TruncateAfter(step_, /*drop_partial=*/step_ < total_steps_);
           !s.ok()) {
         return s;
       }
-    } else {
+    } else if (writes) {
       if (absl::Status s = RunLogs(run_dir_, options_.log_every).Create(); !s.ok()) return s;
     }
     started_ = true;
-    return util::WriteFileAtomically(cfg, config_.dump(2) + "\n");
+    return writes ? util::WriteFileAtomically(cfg, config_.dump(2) + "\n") : absl::OkStatus();
   }
 
   // Trains until the duration is reached or the hook says stop.
@@ -213,7 +234,9 @@ class Trainer {
       ++log_steps_;
       ++interval_steps;
       bool stop = false;
-      if (callbacks.hook && callbacks.hook_every > 0 && step_ % callbacks.hook_every == 0) {
+      const bool writes = replicas_.writes();
+      const bool hook_step = callbacks.hook && callbacks.hook_every > 0 && step_ % callbacks.hook_every == 0;
+      if (writes && hook_step) {
         TrainProgress p = last_progress_;
         p.step = step_;
         p.total_steps = total_steps_;
@@ -223,6 +246,11 @@ class Trainer {
         net_->eval();
         stop = callbacks.hook(p, models) == TrainControl::kStop;
         net_->train();
+      }
+      if (hook_step && replicas_.distributed()) {  // rank 0's decision, on every rank
+        absl::StatusOr<bool> any = internal_train::AnyRank(replicas_, stop);
+        if (!any.ok()) return any.status();
+        stop = *any;
       }
       // A row every log_every steps; a partial row when the session ends
       // (its steps stay in the running sum, so a resumed run logs the same
@@ -241,11 +269,13 @@ class Trainer {
         p.eta_s = interval_steps > 0 ? dt / interval_steps * (total_steps_ - step_) : 0;
         p.wall_s = since(t0);
         p.ema_beta = last_ema_beta_;
-        if (absl::Status s = logs.Append({step_, nimg_, p.loss, lr, p.ema_beta, p.images_per_s, p.wall_s}); !s.ok()) {
-          return s;
+        if (writes) {
+          if (absl::Status s = logs.Append({step_, nimg_, p.loss, lr, p.ema_beta, p.images_per_s, p.wall_s}); !s.ok()) {
+            return s;
+          }
         }
         last_progress_ = p;
-        if (callbacks.progress) callbacks.progress(p);
+        if (writes && callbacks.progress) callbacks.progress(p);
         interval_start = Clock::now();
         interval_steps = 0;
         if (regular) {
@@ -253,10 +283,10 @@ class Trainer {
           log_steps_ = 0;
         }
       }
-      if (stop || last || (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0)) {
+      if (writes && (stop || last || (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0))) {
         if (absl::Status s = WriteCheckpoint(); !s.ok()) return s;
       }
-      if (options_.snapshot_kimg > 0) {
+      if (writes && options_.snapshot_kimg > 0) {
         const int64_t every = static_cast<int64_t>(std::llround(options_.snapshot_kimg * 1000));
         if (stop || last || nimg_ / every != (nimg_ - batch) / every) {
           if (absl::Status s = WriteSnapshot(); !s.ok()) return s;
@@ -272,6 +302,7 @@ class Trainer {
     result.nimg = nimg_;
     result.last_loss = last_loss;
     result.wall_s = since(t0);
+    if (!replicas_.writes()) return result;
     if (step_ >= total_steps_ && !util::FileExists(RunCheckpointPath(run_dir_))) {
       if (absl::Status s = WriteCheckpoint(); !s.ok()) return s;  // resumed at the end already
     }
@@ -289,10 +320,17 @@ class Trainer {
   absl::StatusOr<double> Step(StepTimes* times = nullptr) {
     if (!started_) return absl::FailedPreconditionError("Trainer::Step before Start");
     internal_train::PhaseClock clock(times != nullptr, device_);
-    const int64_t batch = options_.batch_size;
-    torch::Tensor idx = order_.Batch(nimg_, batch).to(device_);
+    const int64_t batch = options_.batch_size;  // global: over all ranks
+    const auto [begin, end] = parallel::GlobalBatchSlice(replicas_, batch);
+    torch::Tensor idx = order_.Batch(nimg_, batch).slice(0, begin, end).to(device_);
     torch::Tensor x = data::PixelsToFloat(images_.index_select(0, idx));
     torch::Tensor y = labels_.defined() ? labels_.index_select(0, idx) : torch::Tensor();
+    // The whole global batch's σ and noise, this rank's rows of them.
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape[0] = batch;
+    TrainingNoise drawn = DrawTrainingNoise(precond_, shape, loss_gen_);
+    drawn.sigma = drawn.sigma.slice(0, begin, end);
+    drawn.noise = drawn.noise.slice(0, begin, end);
     clock.Lap(times ? &times->batch : nullptr);
     optimizer_->ZeroGrad();
     clock.Lap(times ? &times->optimizer : nullptr);
@@ -302,9 +340,14 @@ class Trainer {
       // optimizer and the EMA work on the float32 parameters as always.
       std::optional<util::AutocastScope> autocast;
       if (options_.precision == Precision::kBf16) autocast.emplace(device_.type(), at::kBFloat16);
-      loss = DenoisingLoss(denoiser_, x, y, loss_gen_);
+      loss = DenoisingLossWithNoise(precond_, denoiser_, x, y, drawn);
     }
-    const double value = loss.item<double>();
+    double value = loss.item<double>();
+    if (replicas_.distributed()) {  // the global batch's mean loss, the same on every rank
+      absl::StatusOr<double> mean = internal_train::MeanOverRanks(replicas_, value);
+      if (!mean.ok()) return mean.status();
+      value = *mean;
+    }
     if (!std::isfinite(value)) {
       return absl::AbortedError(absl::StrCat(
           "training diverged: loss is ", value, " at step ", step_ + 1, "; the last good checkpoint ",
@@ -313,6 +356,12 @@ class Trainer {
     }
     loss.backward();
     clock.Lap(times ? &times->forward_backward : nullptr);
+    if (replicas_.distributed()) {  // one collective over the flat gradient, averaged
+      std::vector<torch::Tensor> grads = optimizer_->flat_gradients();
+      if (absl::Status s = replicas_.all_reduce_sum(grads); !s.ok()) return s;
+      for (torch::Tensor& g : grads) g.div_(replicas_.world_size);
+      clock.Lap(times ? &times->all_reduce : nullptr);
+    }
     if (options_.grad_clip > 0) optimizer_->ClipGradNorm(options_.grad_clip);
     const double lr = LearningRate(options_, dataset_.size(), nimg_);
     for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
@@ -395,6 +444,7 @@ class Trainer {
   int64_t log_steps_ = 0;
   bool started_ = false, resumed_ = false;
   TrainProgress last_progress_;
+  parallel::Replicas replicas_;
 };
 
 }  // namespace diffusion

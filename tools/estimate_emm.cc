@@ -31,6 +31,7 @@
 #include "study/factor_table.h"
 #include "study/factors.h"
 #include "study/run_layout.h"
+#include "study/sbatch_array.h"
 #include "study/study_config.h"
 #include "study/study_runner.h"
 #include "study/training_run.h"
@@ -48,6 +49,9 @@ ABSL_FLAG(std::string, vary, "",
 ABSL_FLAG(std::string, plan, "",
           "write the next wave of training runs to this file, one shell command per line (for a job array), "
           "and exit; run them, then --plan again until it writes nothing, then --collect");
+ABSL_FLAG(std::string, plan_format, "lines",
+          "--plan's file: 'lines' (one shell command per run) or 'sbatch' (a Slurm job-array script, one array "
+          "task per run: sbatch --wait FILE)");
 ABSL_FLAG(bool, collect, false, "build the report from the finished run directories and exit");
 ABSL_FLAG(int64_t, run_n, 0, "(used by --plan's commands) train and measure the run at this N of the study in --out");
 ABSL_FLAG(bool, dry_run, false,
@@ -91,16 +95,28 @@ absl::StatusOr<std::vector<study::FactorStudy>> StudiesOnDisk(const std::string&
 }
 
 absl::Status WritePlan(const std::string& plan, const std::vector<study::FactorStudy>& studies) {
+  const std::string format = absl::GetFlag(FLAGS_plan_format);
+  if (absl::Status s = CheckFlag(format == "lines" || format == "sbatch", "plan_format",
+                                 absl::StrCat("'", format, "': expected lines or sbatch"));
+      !s.ok()) {
+    return s;
+  }
   std::string text;
-  int lines = 0;
+  std::vector<std::string> all;
   for (const study::FactorStudy& s : studies) {
     absl::StatusOr<std::vector<std::string>> cmds =
         study::PlanEmmStudy(s.dir, s.config, SelfPath(), absl::StrCat("--threads=", diffmem::tools::ToolThreads()));
     if (!cmds.ok()) return cmds.status();
-    for (const std::string& c : *cmds) absl::StrAppend(&text, c, "\n"), ++lines;
+    for (const std::string& c : *cmds) absl::StrAppend(&text, c, "\n"), all.push_back(c);
   }
+  const int lines = static_cast<int>(all.size());
+  if (format == "sbatch") text = study::SbatchArrayScript(all, "emm");
   if (absl::Status s = diffmem::util::WriteFileAtomically(plan, text); !s.ok()) return s;
-  if (lines > 0) {
+  if (lines > 0 && format == "sbatch") {
+    std::printf("%s: a job array of %d run(s); submit it with `sbatch --wait %s`, then run this command again\n"
+                "for the next wave; when it plans no runs, use --collect.\n",
+                plan.c_str(), lines, plan.c_str());
+  } else if (lines > 0) {
     std::printf("%s: %d run(s). Run each line (e.g. sbatch --array=1-%d with `sed -n \"${SLURM_ARRAY_TASK_ID}p\" %s | bash`),\n"
                 "then run this command again for the next wave; when it lists no runs, use --collect.\n",
                 plan.c_str(), lines, lines, plan.c_str());

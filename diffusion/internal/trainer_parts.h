@@ -1,6 +1,7 @@
 // Pieces of diffusion/trainer.h that a reader of the Trainer need not see:
-// the optimizer TrainOptions names, the resume-compatibility check, and the
-// clock that splits a step for benchmarks. diffusion/ only.
+// the optimizer TrainOptions names, the resume-compatibility checks, the
+// small all-reduces of a data-parallel step, and the clock that splits a
+// step for benchmarks. diffusion/ only.
 
 #ifndef DIFFMEM_DIFFUSION_INTERNAL_TRAINER_PARTS_H_
 #define DIFFMEM_DIFFUSION_INTERNAL_TRAINER_PARTS_H_
@@ -22,7 +23,11 @@
 #include "diffusion/flat_optimizer.h"
 #include "diffusion/train_callbacks.h"
 #include "diffusion/train_options.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "parallel/replicas.h"
 #include "util/json_file.h"
 
 namespace diffmem {
@@ -50,15 +55,50 @@ inline std::unique_ptr<FlatOptimizer> MakeOptimizer(std::vector<torch::Tensor> p
 
 // Which setting of a stored configuration differs from the new one in a way
 // that would break a bit-exact resume ("training.lr: was 0.001, now 0.002");
-// "" when compatible. The duration, intervals and device may change.
+// "" when compatible. The duration, intervals and device may change; the
+// world size is CheckResumeWorldSize's.
 inline std::string ResumeMismatch(nlohmann::json stored, nlohmann::json now) {
   for (nlohmann::json* j : {&stored, &now}) {
     j->erase("total_steps");
+    j->erase("world_size");
     if (!j->contains("training") || !j->at("training").is_object()) continue;
     nlohmann::json& t = j->at("training");
     for (auto it = t.begin(); it != t.end();) it = TrainOptionMayChangeOnResume(it.key()) ? t.erase(it) : std::next(it);
   }
   return util::FirstJsonDifference(stored, now);
+}
+
+// A run resumes only with the world size it was trained with (runs from
+// before data parallelism record none: one process). Another world size
+// would change the dropout streams and the order of float sums.
+inline absl::Status CheckResumeWorldSize(const nlohmann::json& stored, int world_size, const std::string& run_dir) {
+  int64_t was = 1;
+  if (stored.contains("world_size")) {
+    if (!stored["world_size"].is_number_integer()) {
+      return absl::DataLossError(absl::StrCat(run_dir, "/config.json: world_size is not an integer"));
+    }
+    was = stored["world_size"].get<int64_t>();
+  }
+  if (was != world_size) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        run_dir, ": cannot resume, the run was trained with world size ", was, " (data-parallel ranks) and this job has ",
+        world_size, "; resume it with ", was, was == 1 ? " process" : " ranks"));
+  }
+  return absl::OkStatus();
+}
+
+// The mean of a value over all ranks (the same result on every rank).
+inline absl::StatusOr<double> MeanOverRanks(const parallel::Replicas& r, double value) {
+  std::vector<torch::Tensor> t = {torch::full({1}, value, torch::kFloat64)};
+  if (absl::Status s = r.all_reduce_sum(t); !s.ok()) return s;
+  return t[0].item<double>() / r.world_size;
+}
+
+// Whether any rank passed true (every rank gets the same answer).
+inline absl::StatusOr<bool> AnyRank(const parallel::Replicas& r, bool flag) {
+  std::vector<torch::Tensor> t = {torch::full({1}, flag ? 1.0 : 0.0, torch::kFloat64)};
+  if (absl::Status s = r.all_reduce_sum(t); !s.ok()) return s;
+  return t[0].item<double>() > 0;
 }
 
 // Adds the time since the last lap to a StepTimes part (nothing when off).

@@ -58,7 +58,9 @@ torch_version() {
 version=$(torch_version "$root") || { echo "make_bundle: no LibTorch version header under $root/include" >&2; exit 1; }
 
 echo "make_bundle: building ${targets[*]} against LibTorch $version ($root)" >&2
-"${bazel_cmd[@]}" build "${targets[@]}" >&2
+# --symlink_prefix=/: the workspace's bazel-* links stay with the default build
+# (links into another output base would make `bazel test //...` wander into them).
+"${bazel_cmd[@]}" build --symlink_prefix=/ "${targets[@]}" >&2
 bin_dir=$("${bazel_cmd[@]}" info bazel-bin 2>/dev/null)
 
 stage=$(mktemp -d "${out%/}.tmp.XXXXXX")
