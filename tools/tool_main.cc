@@ -19,14 +19,20 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-ABSL_FLAG(int, threads, 0, "CPU threads for tensor math (0: all cores)");
+ABSL_FLAG(int, threads, 0, "CPU threads for tensor math (0: all cores, divided among the local ranks of a --nproc/torchrun job)");
 
 namespace diffmem {
 namespace tools {
 
 int ToolThreads() {
   const int t = absl::GetFlag(FLAGS_threads);
-  return t > 0 ? t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (t > 0) return t;
+  // All cores, shared among the ranks of a data-parallel job on this machine
+  // (LOCAL_WORLD_SIZE: set by train --nproc and torchrun-style launchers);
+  // two ranks with all cores each would oversubscribe them several times over.
+  int local_ranks = 1;
+  if (const char* v = std::getenv("LOCAL_WORLD_SIZE"); v != nullptr && std::atoi(v) > 1) local_ranks = std::atoi(v);
+  return std::max(1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) / local_ranks);
 }
 
 absl::Status CheckFlag(bool ok, const std::string& flag, const std::string& problem) {
