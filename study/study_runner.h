@@ -36,6 +36,7 @@
 #include "study/study_config.h"
 #include "study/training_run.h"
 #include "util/atomic_file.h"
+#include "util/shell_quote.h"
 #include "util/json_file.h"
 
 namespace diffmem {
@@ -94,6 +95,7 @@ inline absl::StatusOr<EmmReport> RunEmmStudy(const std::string& study_dir, const
 
 // The commands of the next wave: one shell line per run,
 //   BINARY --out=STUDY --run_n=N FLAGS  # run dir STUDY/runs/n000040
+// (BINARY and --out=STUDY shell-quoted when they need it; FLAGS as given)
 // (the run reads STUDY/study.json). Empty when the search has finished.
 inline absl::StatusOr<std::vector<std::string>> PlanEmmStudy(const std::string& study_dir, const EmmStudyConfig& c,
                                                              const std::string& binary,
@@ -105,8 +107,9 @@ inline absl::StatusOr<std::vector<std::string>> PlanEmmStudy(const std::string& 
   for (const EmmRunRecord& r : *done) ms.push_back(r.measurement());
   std::vector<std::string> lines;
   for (int64_t n : NextEmmRuns(c.search, ms)) {
-    lines.push_back(absl::StrCat(binary, " --out=", study_dir, " --run_n=", n, extra_flags.empty() ? "" : " ",
-                                 extra_flags, "  # run dir ", study_dir, "/", EmmRunDirName(n)));
+    lines.push_back(absl::StrCat(util::ShellQuote(binary), " ", util::ShellQuote(absl::StrCat("--out=", study_dir)),
+                                 " --run_n=", n, extra_flags.empty() ? "" : " ", extra_flags, "  # run dir ",
+                                 study_dir, "/", EmmRunDirName(n)));
   }
   return lines;
 }

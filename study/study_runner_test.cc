@@ -102,6 +102,15 @@ TEST(StudyRunnerTest, PlanListsTheFirstWave) {
   EXPECT_EQ((*plan)[0], absl::StrCat("/bin/estimate_emm --out=", dir, " --run_n=20 --threads=1  # run dir ", dir,
                                      "/runs/n000020"));
   EXPECT_TRUE(util::FileExists(EmmStudyConfigPath(dir)));
+  // A study directory with a space and a quote is one shell word in the plan.
+  const std::string odd = ::testing::TempDir() + "/my study's runs";
+  absl::StatusOr<std::vector<std::string>> quoted = PlanEmmStudy(odd, c, "/opt/diff mem/estimate_emm", "--threads=1");
+  ASSERT_TRUE(quoted.ok()) << quoted.status();
+  EXPECT_EQ((*quoted)[0].rfind(absl::StrCat("'/opt/diff mem/estimate_emm' '--out=", ::testing::TempDir(),
+                                            "/my study'\\''s runs' --run_n=20 --threads=1"),
+                               0),
+            0u)
+      << (*quoted)[0];
 }
 
 TEST(StudyRunnerTest, FactorTableFiles) {
