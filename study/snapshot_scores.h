@@ -38,11 +38,9 @@
 #include "absl/strings/str_format.h"
 #include "data/data_factors.h"
 #include "data/dataset.h"
-#include "diffusion/checkpoint.h"
-#include "diffusion/denoiser.h"
+#include "diffusion/checkpoint_denoiser.h"
 #include "diffusion/network.h"
 #include "diffusion/run_dir.h"
-#include "diffusion/unet.h"
 #include "diffusion/weights.h"
 #include "study/run_record.h"
 #include "study/sample_and_score.h"
@@ -118,19 +116,12 @@ inline absl::StatusOr<SnapshotSeries> ScoreSnapshots(const ScoreSettings& settin
     absl::StatusOr<diffusion::NetworkConfig> network = diffusion::ReadCheckpointNetwork(path);
     if (!network.ok()) return network.status();
     absl::StatusOr<Scored> scored = absl::InternalError("unreachable");
-    absl::Status visited = diffusion::VisitNetwork(*network, [&](auto spec, auto precond) -> absl::Status {
-      using Spec = typename decltype(spec)::type;
-      using Precond = typename decltype(precond)::type;
-      diffusion::UNet<Spec> net(network->unet);
-      if (absl::Status s = diffusion::LoadCheckpointWeights(path, diffusion::Weights::kEma, *net, device); !s.ok()) {
-        return s;
-      }
-      net->to(device);
-      net->eval();
-      diffusion::Denoiser<Precond, diffusion::UNet<Spec>> denoiser(net);
-      scored = SampleAndScore(settings, denoiser, train, seeds, device);
-      return scored.status();
-    });
+    absl::Status visited = diffusion::VisitCheckpointDenoiser(path, *network, diffusion::Weights::kEma, device,
+                                                              [&](auto& denoiser) -> absl::Status {
+                                                                scored = SampleAndScore(settings, denoiser, train,
+                                                                                        seeds, device);
+                                                                return scored.status();
+                                                              });
     if (!visited.ok()) return visited;
     const memorization::MemorizationReport& r = scored->report;
     series.scores.push_back({kimg, r.ratio, r.ci_low, r.ci_high, r.memorized, static_cast<int64_t>(r.samples.size())});

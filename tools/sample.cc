@@ -20,7 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "diffusion/checkpoint.h"
-#include "diffusion/denoiser.h"
+#include "diffusion/checkpoint_denoiser.h"
 #include "diffusion/network.h"
 #include "diffusion/sampler_config.h"
 #include "diffusion/train.h"
@@ -77,18 +77,12 @@ absl::Status Run(const std::vector<char*>& args) {
     return absl::InvalidArgumentError(absl::StrCat("--class_label: ", class_label, " is not below the network's label_dim ",
                                                    o.label_dim()));
   }
-  return dd::VisitNetwork(*network, [&](auto spec, auto precond) -> absl::Status {
-    using Spec = typename decltype(spec)::type;
-    using Precond = typename decltype(precond)::type;
-    dd::UNet<Spec> net(o);
-    if (absl::Status s = dd::LoadCheckpointWeights(path, *weights, *net, *device); !s.ok()) return s;
-    net->to(*device);
-    net->eval();
-    dd::Denoiser<Precond, dd::UNet<Spec>> denoiser(net);
+  return dd::VisitCheckpointDenoiser(path, *network, *weights, *device, [&](auto& denoiser) -> absl::Status {
     std::fprintf(stderr, "sample: %s/%s UNet (%lld parameters, %s weights) from %s, %zu seeds, %s/%s sampler, %d steps, device %s\n",
-                 Spec::kName, Precond::kName, static_cast<long long>(dd::NumParameters(*net)),
-                 diffmem::EnumName(*weights), path.c_str(), seeds->size(), sampler->solver.c_str(),
-                 sampler->discretization.c_str(), sampler->num_steps, device->str().c_str());
+                 network->spec.c_str(), network->precond.c_str(),
+                 static_cast<long long>(dd::NumParameters(*denoiser.net())), diffmem::EnumName(*weights),
+                 path.c_str(), seeds->size(), sampler->solver.c_str(), sampler->discretization.c_str(),
+                 sampler->num_steps, device->str().c_str());
     torch::NoGradGuard no_grad;
     return diffmem::tools::GenerateSamples("sample", *sampler, denoiser, *seeds,
                                            {o.in_channels(), o.img_resolution(), o.img_resolution()},

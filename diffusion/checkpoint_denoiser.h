@@ -1,0 +1,49 @@
+// The denoiser a checkpoint or snapshot holds: a UNet of the network
+// configuration it records, its raw or EMA weights loaded on `device`, in
+// eval mode, wrapped with its preconditioner and handed to `f(denoiser)` with
+// the types resolved (VisitNetwork). What //tools:sample and the snapshot
+// scoring of the EMM study both need.
+//
+// Example:
+//   absl::StatusOr<NetworkConfig> net = ReadCheckpointNetwork("runs/n32/checkpoint.pt");
+//   absl::Status s = VisitCheckpointDenoiser("runs/n32/checkpoint.pt", *net, Weights::kEma, torch::kCPU,
+//                                            [&](auto& denoiser) { /* sample it */ return absl::OkStatus(); });
+
+#ifndef DIFFMEM_DIFFUSION_CHECKPOINT_DENOISER_H_
+#define DIFFMEM_DIFFUSION_CHECKPOINT_DENOISER_H_
+
+#include <torch/types.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "diffusion/checkpoint.h"
+#include "diffusion/denoiser.h"
+#include "diffusion/network.h"
+#include "diffusion/unet.h"
+#include "diffusion/weights.h"
+
+namespace diffmem {
+namespace diffusion {
+
+// `network`: the checkpoint's own configuration (ReadCheckpointNetwork);
+// the weights are checked against it tensor by tensor.
+template <class F>
+absl::Status VisitCheckpointDenoiser(const std::string& checkpoint, const NetworkConfig& network, Weights weights,
+                                     torch::Device device, F&& f) {
+  return VisitNetwork(network, [&](auto spec, auto precond) -> absl::Status {
+    using Spec = typename decltype(spec)::type;
+    using Precond = typename decltype(precond)::type;
+    UNet<Spec> net(network.unet);
+    if (absl::Status s = LoadCheckpointWeights(checkpoint, weights, *net, device); !s.ok()) return s;
+    net->to(device);
+    net->eval();
+    Denoiser<Precond, UNet<Spec>> denoiser(net);
+    return f(denoiser);
+  });
+}
+
+}  // namespace diffusion
+}  // namespace diffmem
+
+#endif  // DIFFMEM_DIFFUSION_CHECKPOINT_DENOISER_H_
