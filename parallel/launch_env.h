@@ -6,9 +6,12 @@
 // environment is passed in as a lookup function, so it is tested without
 // processes.
 //
-// Slurm: inside an srun step the step's variables (SLURM_STEP_NUM_TASKS,
-// SLURM_STEP_NODELIST) win over the job's, so a one-task batch script of a
-// multi-task job is not mistaken for a rank of it. The rendezvous port is
+// Slurm: a process is a rank only inside an srun step, and the step's
+// variables (SLURM_STEP_NUM_TASKS, SLURM_STEP_NODELIST) count: a batch
+// script itself has SLURM_PROCID=0 and the job's SLURM_NTASKS but no step,
+// and is one process (checked on a real Slurm: testing/slurm_test). The
+// ranks on this node (local_world_size) are LOCAL_WORLD_SIZE, or this node's
+// entry of SLURM_STEP_TASKS_PER_NODE ("4(x2),3"). The rendezvous port is
 // MASTER_PORT when set, else 20000 + SLURM_JOB_ID mod 20000 (every task of a
 // job computes the same one without talking).
 //
@@ -22,6 +25,7 @@
 #ifndef DIFFMEM_PARALLEL_LAUNCH_ENV_H_
 #define DIFFMEM_PARALLEL_LAUNCH_ENV_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
@@ -41,6 +45,7 @@ struct LaunchEnv {
   int rank = 0;
   int world_size = 1;
   int local_rank = 0;          // the rank among this node's processes (picks the GPU)
+  int local_world_size = 1;    // the ranks on this node (share its cores)
   std::string master_addr;     // where rank 0 serves the rendezvous store
   int master_port = 0;
   std::string source;          // "torchrun" or "slurm", for messages
@@ -144,6 +149,29 @@ inline absl::Status CheckRank(const LaunchEnv& e, const std::string& rank_var, c
 
 }  // namespace internal_launch_env
 
+// Slurm's per-node counts, "4(x2),3" for {4, 4, 3}.
+inline absl::StatusOr<std::vector<int>> ExpandPerNodeCounts(const std::string& counts) {
+  std::vector<int> out;
+  size_t start = 0;
+  while (start < counts.size()) {
+    size_t comma = counts.find(',', start);
+    if (comma == std::string::npos) comma = counts.size();
+    const std::string item = counts.substr(start, comma - start);
+    const size_t paren = item.find("(x");
+    int value = 0, times = 1;
+    if (!absl::SimpleAtoi(item.substr(0, paren), &value) || value < 1 ||
+        (paren != std::string::npos && (item.back() != ')' ||
+                                        !absl::SimpleAtoi(item.substr(paren + 2, item.size() - paren - 3), &times) ||
+                                        times < 1 || times > 100000))) {
+      return absl::InvalidArgumentError(absl::StrCat("'", counts, "': expected counts like 4(x2),3"));
+    }
+    out.insert(out.end(), times, value);
+    start = comma + 1;
+  }
+  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat("'", counts, "': expected counts like 4(x2),3"));
+  return out;
+}
+
 // The launch environment, torchrun's variables first, then Slurm's; nullopt
 // when neither is set (a plain single process). A variable that is set but
 // malformed is an error naming it.
@@ -162,6 +190,11 @@ inline absl::StatusOr<std::optional<LaunchEnv>> ReadLaunchEnv(const EnvLookup& e
       if (!local.ok()) return local.status();
       e.local_rank = *local;
     }
+    if (env("LOCAL_WORLD_SIZE")) {
+      absl::StatusOr<int> local = IntVar(env, "LOCAL_WORLD_SIZE", 1);
+      if (!local.ok()) return local.status();
+      e.local_world_size = *local;
+    }
     if (absl::Status s = internal_launch_env::CheckRank(e, "RANK", "WORLD_SIZE"); !s.ok()) return s;
     if (e.world_size > 1) {
       const std::optional<std::string> addr = env("MASTER_ADDR");
@@ -176,9 +209,10 @@ inline absl::StatusOr<std::optional<LaunchEnv>> ReadLaunchEnv(const EnvLookup& e
     }
     return std::optional<LaunchEnv>(e);
   }
-  if (!env("SLURM_PROCID")) return std::optional<LaunchEnv>();
+  // Not in an srun step (a batch script, an salloc shell): one process.
+  if (!env("SLURM_PROCID") || !env("SLURM_STEP_NUM_TASKS")) return std::optional<LaunchEnv>();
   e.source = "slurm";
-  const std::string tasks_var = env("SLURM_STEP_NUM_TASKS") ? "SLURM_STEP_NUM_TASKS" : "SLURM_NTASKS";
+  const std::string tasks_var = "SLURM_STEP_NUM_TASKS";
   const std::string nodes_var = env("SLURM_STEP_NODELIST") ? "SLURM_STEP_NODELIST" : "SLURM_JOB_NODELIST";
   absl::StatusOr<int> rank = IntVar(env, "SLURM_PROCID", 0), world = IntVar(env, tasks_var, 1);
   if (!rank.ok()) return rank.status();
@@ -189,6 +223,13 @@ inline absl::StatusOr<std::optional<LaunchEnv>> ReadLaunchEnv(const EnvLookup& e
     absl::StatusOr<int> local = IntVar(env, "SLURM_LOCALID", 0);
     if (!local.ok()) return local.status();
     e.local_rank = *local;
+  }
+  if (const std::optional<std::string> per_node = env("SLURM_STEP_TASKS_PER_NODE")) {
+    absl::StatusOr<std::vector<int>> counts = ExpandPerNodeCounts(*per_node);
+    if (!counts.ok()) return absl::InvalidArgumentError(absl::StrCat("SLURM_STEP_TASKS_PER_NODE: ", counts.status().message()));
+    absl::StatusOr<int> node = env("SLURM_NODEID") ? IntVar(env, "SLURM_NODEID", 0) : absl::StatusOr<int>(0);
+    if (!node.ok()) return node.status();
+    e.local_world_size = (*counts)[std::min<size_t>(*node, counts->size() - 1)];
   }
   if (absl::Status s = internal_launch_env::CheckRank(e, "SLURM_PROCID", tasks_var); !s.ok()) return s;
   if (e.world_size > 1) {

@@ -2,6 +2,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -70,9 +72,12 @@ TEST(ReadLaunchEnvTest, TorchrunErrorsNameTheVariable) {
 }
 
 TEST(ReadLaunchEnvTest, SlurmVariablesUseTheFirstHostAndAJobPort) {
+  // A task of `srun -n 8` over 4 nodes, 2 each.
   absl::StatusOr<std::optional<LaunchEnv>> e = ReadLaunchEnv(Env({{"SLURM_PROCID", "5"},
-                                                                  {"SLURM_NTASKS", "8"},
+                                                                  {"SLURM_STEP_NUM_TASKS", "8"},
                                                                   {"SLURM_LOCALID", "1"},
+                                                                  {"SLURM_NODEID", "2"},
+                                                                  {"SLURM_STEP_TASKS_PER_NODE", "2(x4)"},
                                                                   {"SLURM_JOB_NODELIST", "gpu[07-10]"},
                                                                   {"SLURM_JOB_ID", "123456"}}));
   ASSERT_TRUE(e.ok()) << e.status();
@@ -80,6 +85,7 @@ TEST(ReadLaunchEnvTest, SlurmVariablesUseTheFirstHostAndAJobPort) {
   EXPECT_EQ(v.rank, 5);
   EXPECT_EQ(v.world_size, 8);
   EXPECT_EQ(v.local_rank, 1);
+  EXPECT_EQ(v.local_world_size, 2);
   EXPECT_EQ(v.master_addr, "gpu07");
   EXPECT_EQ(v.master_port, 20000 + 123456 % 20000);
   EXPECT_EQ(v.source, "slurm");
@@ -99,6 +105,43 @@ TEST(ReadLaunchEnvTest, SlurmStepVariablesWinOverTheJobs) {
   EXPECT_EQ((*e)->master_port, 4000);
 }
 
+TEST(ReadLaunchEnvTest, ABatchScriptIsOneProcessNotRankZero) {
+  // What sbatch --ntasks=2 gives the batch script itself (no srun step).
+  absl::StatusOr<std::optional<LaunchEnv>> e = ReadLaunchEnv(Env({{"SLURM_PROCID", "0"},
+                                                                  {"SLURM_NTASKS", "2"},
+                                                                  {"SLURM_LOCALID", "0"},
+                                                                  {"SLURM_JOB_NODELIST", "vm"},
+                                                                  {"SLURM_JOB_ID", "7"}}));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_FALSE(e->has_value());
+}
+
+TEST(ReadLaunchEnvTest, LocalWorldSize) {
+  auto local = [](std::map<std::string, std::string> vars) {
+    absl::StatusOr<std::optional<LaunchEnv>> e = ReadLaunchEnv(Env(std::move(vars)));
+    return e.ok() && e->has_value() ? (*e)->local_world_size : -1;
+  };
+  EXPECT_EQ(local({{"RANK", "0"}, {"WORLD_SIZE", "1"}}), 1);
+  EXPECT_EQ(local({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"LOCAL_WORLD_SIZE", "4"}}), 4);
+  const std::map<std::string, std::string> step = {
+      {"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "1"}, {"SLURM_STEP_TASKS_PER_NODE", "4(x2),3"}};
+  for (const auto& [node, tasks] : std::vector<std::pair<std::string, int>>{{"0", 4}, {"1", 4}, {"2", 3}}) {
+    std::map<std::string, std::string> vars = step;
+    vars["SLURM_NODEID"] = node;
+    EXPECT_EQ(local(vars), tasks) << "node " << node;
+  }
+  std::map<std::string, std::string> bad = step;
+  bad["SLURM_STEP_TASKS_PER_NODE"] = "4(x";
+  absl::StatusOr<std::optional<LaunchEnv>> e = ReadLaunchEnv(Env(bad));
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("SLURM_STEP_TASKS_PER_NODE"), std::string::npos);
+  EXPECT_EQ(*ExpandPerNodeCounts("2"), std::vector<int>({2}));
+  EXPECT_EQ(*ExpandPerNodeCounts("1(x3),2"), std::vector<int>({1, 1, 1, 2}));
+  EXPECT_FALSE(ExpandPerNodeCounts("").ok());
+  EXPECT_FALSE(ExpandPerNodeCounts("0").ok());
+  EXPECT_FALSE(ExpandPerNodeCounts("2(x0)").ok());
+}
+
 TEST(ReadLaunchEnvTest, TorchrunVariablesWinOverSlurms) {
   absl::StatusOr<std::optional<LaunchEnv>> e = ReadLaunchEnv(
       Env({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"SLURM_PROCID", "3"}, {"SLURM_NTASKS", "4"}}));
@@ -109,7 +152,7 @@ TEST(ReadLaunchEnvTest, TorchrunVariablesWinOverSlurms) {
 
 TEST(ReadLaunchEnvTest, SlurmWithoutAPortSourceIsAnError) {
   absl::StatusOr<std::optional<LaunchEnv>> e =
-      ReadLaunchEnv(Env({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}, {"SLURM_JOB_NODELIST", "a"}}));
+      ReadLaunchEnv(Env({{"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_JOB_NODELIST", "a"}}));
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("MASTER_PORT"), std::string::npos);
 }

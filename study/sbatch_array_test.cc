@@ -48,6 +48,21 @@ TEST(SbatchArrayScriptTest, EachArrayTaskRunsItsCommand) {
   EXPECT_NE(out.find("run this script with sbatch"), std::string::npos) << out;
 }
 
+TEST(SbatchArrayScriptTest, RanksPerRunGoThroughSrun) {
+  const std::string script = SbatchArrayScript({"echo run 'a  b'  # run dir /x/n0010"}, "emm", 4);
+  EXPECT_NE(script.find("#SBATCH --ntasks=4\n"), std::string::npos) << script;
+  EXPECT_NE(script.find("#SBATCH --array=1-1\n"), std::string::npos) << script;
+  // A stand-in srun on PATH that says how it was called, then runs its command.
+  const std::string bin = ::testing::TempDir() + "/fake_srun_bin";
+  ASSERT_EQ(std::system(("mkdir -p " + bin).c_str()), 0);
+  std::ofstream(bin + "/srun") << "#!/bin/bash\necho \"srun with $# arguments\"\nexec \"$@\"\n";
+  ASSERT_EQ(std::system(("chmod +x " + bin + "/srun").c_str()), 0);
+  std::string out;
+  EXPECT_EQ(RunTask("PATH=" + bin + ":$PATH\n" + script, "1", &out), 0);
+  EXPECT_EQ(out, "srun with 3 arguments\nrun a  b\n");
+  EXPECT_EQ(SbatchArrayScript({"echo x"}, "emm", 1).find("srun"), std::string::npos);
+}
+
 TEST(SbatchArrayScriptTest, NoRunsGivesAScriptThatSaysSo) {
   const std::string script = SbatchArrayScript({}, "x");
   EXPECT_EQ(script.find("#SBATCH"), std::string::npos);

@@ -2,7 +2,7 @@
 // (training_run.h), locally or as waves of independent commands for a
 // cluster, and the study's outputs built from its finished runs.
 //
-//   RunEmmStudy(dir, c, log)          — every run the search asks for, in order; then Collect
+//   RunEmmStudy(dir, c, log[, run])   — every run the search asks for, in order; then Collect
 //   PlanEmmStudy(dir, c, binary, flags) — the next wave of runs as shell commands
 //   CollectEmmStudy(dir, c)           — report.json, ratio_vs_n.{png,svg,pdf},
 //                                       curves.{png,svg,pdf}, top_memorized.png
@@ -17,6 +17,7 @@
 #define DIFFMEM_STUDY_STUDY_RUNNER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,10 +65,16 @@ inline absl::StatusOr<EmmReport> CollectEmmStudy(const std::string& study_dir, c
   return r;
 }
 
-// The search, run locally: every run the search asks for, in order; finished
-// runs are reused. Ends with CollectEmmStudy.
+// How a local study trains and measures the run at N: in this process
+// (RunEmmTrainingRun), or as a job of several ranks that leaves the run's
+// record on disk (//tools:estimate_emm --nproc).
+using EmmRunFn = std::function<absl::StatusOr<EmmRunRecord>(const std::string& study_dir, const EmmStudyConfig& c,
+                                                            int64_t n, const EmmRunContext& ctx, const EmmLog& log)>;
+
+// The search, run locally: every run the search asks for, in order, each
+// through `run`; finished runs are reused. Ends with CollectEmmStudy.
 inline absl::StatusOr<EmmReport> RunEmmStudy(const std::string& study_dir, const EmmStudyConfig& c,
-                                             const EmmLog& log = nullptr) {
+                                             const EmmLog& log = nullptr, const EmmRunFn& run = RunEmmTrainingRun) {
   if (absl::Status s = PrepareEmmStudy(study_dir, c); !s.ok()) return s;
   absl::StatusOr<std::vector<EmmRunRecord>> done = ReadFinishedEmmRuns(study_dir);
   if (!done.ok()) return done.status();
@@ -84,7 +91,7 @@ inline absl::StatusOr<EmmReport> RunEmmStudy(const std::string& study_dir, const
   for (std::vector<int64_t> wave = NextEmmRuns(c.search, ms); !wave.empty(); wave = NextEmmRuns(c.search, ms)) {
     for (int64_t n : wave) {
       EmmRunContext ctx{static_cast<int>(ms.size()) + 1, c.search.max_runs, elapsed};
-      absl::StatusOr<EmmRunRecord> r = RunEmmTrainingRun(study_dir, c, n, ctx, log);
+      absl::StatusOr<EmmRunRecord> r = run(study_dir, c, n, ctx, log);
       if (!r.ok()) return r.status();
       ms.push_back(r->measurement());
       elapsed += r->wall_seconds();

@@ -10,6 +10,7 @@
 //
 //   LoadEmmRunDataset(c, n), EmmRunNetwork(c, ds)  — what the run at N trains on, and what
 //   RunEmmTrainingRun(study_dir, c, n, ctx, log)   — the run, to completion
+//   RunEmmTrainingRunOnRanks(..., replicas, ...)   — the same, as one rank of a data-parallel job
 //
 // Example:
 //   absl::StatusOr<EmmRunRecord> r = RunEmmTrainingRun("/tmp/study", config, 40, {1, 6, 0}, Log);
@@ -40,6 +41,7 @@
 #include "diffusion/train_options.h"
 #include "memorization/optimal_denoiser.h"
 #include "memorization/top_memorized.h"
+#include "parallel/replicas.h"
 #include "study/emm_early_stop.h"
 #include "study/probe.h"
 #include "study/run_layout.h"
@@ -89,15 +91,24 @@ inline absl::StatusOr<Scored> ScoreWeights(const EmmStudyConfig& c, diffusion::T
 
 }  // namespace internal_training_run
 
-// Trains (or resumes) the run at N and measures it; returns the stored
-// record when the run finished earlier.
-inline absl::StatusOr<EmmRunRecord> RunEmmTrainingRun(const std::string& study_dir, const EmmStudyConfig& c,
-                                                      int64_t n, const EmmRunContext& ctx = {},
-                                                      const EmmLog& log = nullptr) {
+// Trains (or resumes) the run at N as one rank of a data-parallel job
+// (parallel/replicas.h): every rank trains its slice of each global batch;
+// rank 0 alone probes, measures, logs and writes the record, and the others
+// return nullopt once training has ended. A run that finished earlier
+// returns its stored record on every rank.
+inline absl::StatusOr<std::optional<EmmRunRecord>> RunEmmTrainingRunOnRanks(const std::string& study_dir,
+                                                                            const EmmStudyConfig& c, int64_t n,
+                                                                            const parallel::Replicas& replicas,
+                                                                            const EmmRunContext& ctx = {},
+                                                                            const EmmLog& log = nullptr) {
   namespace in = internal_training_run;
   using Clock = std::chrono::steady_clock;
   const std::string rel = EmmRunDirName(n), run_dir = absl::StrCat(study_dir, "/", rel);
-  if (util::FileExists(EmmRunResultPath(run_dir))) return ReadEmmRunRecord(EmmRunResultPath(run_dir));
+  if (util::FileExists(EmmRunResultPath(run_dir))) {
+    absl::StatusOr<EmmRunRecord> stored = ReadEmmRunRecord(EmmRunResultPath(run_dir));
+    if (!stored.ok()) return stored.status();
+    return std::optional<EmmRunRecord>(*std::move(stored));
+  }
   const auto t0 = Clock::now();
   auto since = [](Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); };
   auto say = [&](const std::string& line) {
@@ -253,14 +264,26 @@ inline absl::StatusOr<EmmRunRecord> RunEmmTrainingRun(const std::string& study_d
                                 data::DataFactors f = c.data;
                                 f.n = n;
                                 return f;
-                              }()));
+                              }()),
+                              replicas);
   if (!trained.ok()) return trained.status();
+  if (!replicas.writes()) return std::optional<EmmRunRecord>();
   say(absl::StrFormat(": ratio %.3f [%.3f, %.3f] (%d/%d memorized)%s after %d steps, %s (%s)", rec.ratio, rec.ci_low,
                       rec.ci_high, rec.memorized, rec.samples,
                       rec.optimum_ratio ? absl::StrFormat("; optimum %.3f", *rec.optimum_ratio) : "", rec.train_steps,
                       EnumName(rec.stop), util::FormatDuration(since(t0))));
   if (absl::Status s = util::WriteJsonFile(EmmRunResultPath(run_dir), EmmRunRecordToJson(rec)); !s.ok()) return s;
-  return rec;
+  return std::optional<EmmRunRecord>(std::move(rec));
+}
+
+// The run at N in this process alone; returns the stored record when the run
+// finished earlier.
+inline absl::StatusOr<EmmRunRecord> RunEmmTrainingRun(const std::string& study_dir, const EmmStudyConfig& c,
+                                                      int64_t n, const EmmRunContext& ctx = {},
+                                                      const EmmLog& log = nullptr) {
+  absl::StatusOr<std::optional<EmmRunRecord>> r = RunEmmTrainingRunOnRanks(study_dir, c, n, parallel::Replicas(), ctx, log);
+  if (!r.ok()) return r.status();
+  return **std::move(r);
 }
 
 }  // namespace study

@@ -41,9 +41,10 @@ struct Result {
   std::string output;  // stdout + stderr
 };
 
-Result RunTool(const std::string& flags) {
+// `env`: "NAME=VALUE ..." set for the tool (through env(1)), or "".
+Result RunTool(const std::string& flags, const std::string& env = "") {
   const std::string log = ::testing::TempDir() + "/tool_output.txt";
-  const std::string cmd = absl::StrCat(g_tool, " ", flags, " > ", log, " 2>&1");
+  const std::string cmd = absl::StrCat(env.empty() ? "" : "env " + env + " ", g_tool, " ", flags, " > ", log, " 2>&1");
   const int status = std::system(cmd.c_str());
   Result r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -231,6 +232,78 @@ TEST(EstimateEmm, PlanAndCollectEqualLocalExecution) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_NE(lines[0].find("--run_n=20 "), std::string::npos);
   EXPECT_NE(lines[1].find("--run_n=40 "), std::string::npos);
+}
+
+// The first four columns of a run's loss.csv (step, kimg, loss, lr): the timing columns differ.
+std::string LossColumns(const std::string& run) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(ReadText(run + "/loss.csv"), '\n', absl::SkipEmpty())) {
+    std::vector<std::string> cols = absl::StrSplit(line, ',');
+    if (cols.size() < 4) return "malformed: " + std::string(line);
+    out += absl::StrCat(cols[0], ",", cols[1], ",", cols[2], ",", cols[3], "\n");
+  }
+  return out;
+}
+
+// A run that memorizes part of its samples (ratio ~0.8 at N=10), so the
+// measurement compared below is not all zeros.
+const char kMemorizing[] =
+    "--data=fashion-mnist:t10k --pad=2 --resolution=8 --channels=16 --channel_mult=1,2 --blocks=1 --attn= "
+    "--batch=32 --steps=500 --probe_every=250 --probe_samples=8 --samples=32 --sampler_steps=8 --n_min=10 "
+    "--n_start=10 --n_max=20 --extra_n= --max_runs=1 --log_every=250 --early_stop=false";
+
+// A planned run trained by 2 ranks (--nproc=2: global batch 32 = 2 x 16)
+// measures like the same run in one process: the ranks draw each image's σ
+// and noise by its place in the global batch and average their gradients,
+// so the weights differ only by the order of float additions (~1e-7,
+// train_parallel_test). That could move one sample across the d1/d2
+// threshold, hence the 1-sample tolerance; on this machine they are equal.
+TEST(EstimateEmm, ARunOnTwoRanksMeasuresLikeOneProcess) {
+  const std::string one = Dir("run_one_rank"), two = Dir("run_two_ranks");
+  for (const std::string& d : {one, two}) {
+    const Result p = RunTool(absl::StrCat(kMemorizing, " --out=", d, " --plan=", d, ".plan"));
+    ASSERT_EQ(p.code, 0) << p.output;
+  }
+  Result r1 = RunTool(absl::StrCat("--threads=2 --out=", one, " --run_n=10"));
+  ASSERT_EQ(r1.code, 0) << r1.output;
+  Result r2 = RunTool(absl::StrCat("--threads=1 --nproc=2 --out=", two, " --run_n=10"));
+  ASSERT_EQ(r2.code, 0) << r2.output;
+  EXPECT_NE(r2.output.find("data parallel, 2 ranks (torchrun environment, gloo), global batch 32 = 2 x 16"),
+            std::string::npos)
+      << r2.output;
+  // Rank 0 alone measures and reports.
+  EXPECT_EQ(r2.output.find("N=10 ratio"), r2.output.rfind("N=10 ratio")) << r2.output;
+  EXPECT_EQ(r2.output.find("measuring 32 samples"), r2.output.rfind("measuring 32 samples")) << r2.output;
+  const nlohmann::json a = ReadJson(one + "/runs/n000010/emm_result.json");
+  const nlohmann::json b = ReadJson(two + "/runs/n000010/emm_result.json");
+  ASSERT_TRUE(a.is_object() && b.is_object());
+  EXPECT_EQ(b["samples"], a["samples"]);
+  EXPECT_EQ(b["train_steps"], a["train_steps"]);
+  EXPECT_GE(a["memorized"].get<int>(), 8);  // the case is not trivial
+  EXPECT_LE(a["memorized"].get<int>(), 30);
+  EXPECT_LE(std::abs(b["memorized"].get<int>() - a["memorized"].get<int>()), 1) << a.dump() << "\n" << b.dump();
+  ASSERT_EQ(b["curve"].size(), a["curve"].size());
+  EXPECT_EQ(LossColumns(two + "/runs/n000010"), LossColumns(one + "/runs/n000010"));
+  EXPECT_EQ(ReadJson(two + "/runs/n000010/config.json")["world_size"], 2);
+  EXPECT_EQ(ReadJson(one + "/runs/n000010/config.json")["world_size"], 1);
+  // The same run resumed by another world size is refused, not retrained.
+  ASSERT_EQ(std::system(absl::StrCat("rm ", two, "/runs/n000010/emm_result.json ", two, "/runs/n000010/result.json")
+                            .c_str()),
+            0);
+  const Result again = RunTool(absl::StrCat("--threads=2 --out=", two, " --run_n=10"));
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.output.find("world size"), std::string::npos) << again.output;
+}
+
+// A study under torchrun or srun would run every run on every rank; it says
+// how to make its runs data-parallel instead, before writing anything.
+TEST(EstimateEmm, AStudyIsNotRunAsTheRanksOfALauncher) {
+  const std::string d = Dir("under_torchrun");
+  const Result r = RunTool(absl::StrCat(kTiny, " --out=", d), "RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=1");
+  EXPECT_EQ(r.code, 2) << r.output;  // bad usage
+  EXPECT_NE(r.output.find("a study does not run as the 2 ranks of a torchrun job"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--nproc=K"), std::string::npos) << r.output;
+  EXPECT_FALSE(Exists(d));
 }
 
 TEST(EstimateEmm, FactorStudyWritesATable) {

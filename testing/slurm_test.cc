@@ -79,33 +79,48 @@ const char kStudy[] =
     "--steps=40 --probe_every=10 --probe_samples=8 --samples=16 --sampler_steps=3 --n_min=10 --n_start=20 "
     "--n_max=40 --extra_n= --max_runs=2 --log_every=10 --early_stop=false ";
 
-TEST(SlurmTest, AStudyAsSbatchArraysReportsLikeALocalRun) {
-  const std::string local = ::testing::TempDir() + "/study_local", planned = ::testing::TempDir() + "/study_slurm";
-  const std::string plan = planned + ".plan.sbatch";
-  Result r = Shell(absl::StrCat("rm -rf ", local, " ", planned, " && ", g_emm, kStudy, "--out=", local));
-  ASSERT_EQ(r.code, 0) << r.output;
+// Plans and runs the study in `dir` wave by wave as sbatch job arrays
+// (`plan_flags` added to --plan), then collects it; returns the runs planned.
+int RunStudyAsSbatchArrays(const std::string& dir, const std::string& plan_flags) {
+  const std::string plan = dir + ".plan.sbatch";
   int waves = 0, runs = 0;
   for (;; ++waves) {
-    ASSERT_LT(waves, 5);
-    r = Shell(absl::StrCat(g_emm, kStudy, "--out=", planned, " --plan=", plan, " --plan_format=sbatch"));
-    ASSERT_EQ(r.code, 0) << r.output;
+    if (waves >= 5) {
+      ADD_FAILURE() << "the search did not finish in 5 waves";
+      return -1;
+    }
+    Result r = Shell(absl::StrCat(g_emm, kStudy, "--out=", dir, " --plan=", plan, " --plan_format=sbatch ", plan_flags));
+    if (r.code != 0) {
+      ADD_FAILURE() << r.output;
+      return -1;
+    }
     if (r.output.find("no runs left") != std::string::npos) break;
     const std::string script = ReadAll(plan);
     const size_t array = script.find("#SBATCH --array=1-");
-    ASSERT_NE(array, std::string::npos) << script;
+    if (array == std::string::npos) {
+      ADD_FAILURE() << script;
+      return -1;
+    }
     runs += std::atoi(script.c_str() + array + std::string("#SBATCH --array=1-").size());
+    std::ofstream(absl::StrCat(dir, ".wave", waves, ".sbatch")) << script;
     // One array task per planned run; --wait returns when all have ended,
     // non-zero if any failed.
-    r = Shell(absl::StrCat("sbatch --wait --time=10 --output=", planned, ".wave", waves, ".task%a.log ", plan));
-    ASSERT_EQ(r.code, 0) << r.output << ReadAll(absl::StrCat(planned, ".wave", waves, ".task1.log"));
+    r = Shell(absl::StrCat("sbatch --wait --time=10 --output=", dir, ".wave", waves, ".task%a.log ", plan));
+    if (r.code != 0) {
+      ADD_FAILURE() << r.output << ReadAll(absl::StrCat(dir, ".wave", waves, ".task1.log"));
+      return -1;
+    }
     EXPECT_NE(r.output.find("Submitted batch job"), std::string::npos) << r.output;
   }
-  EXPECT_EQ(runs, 2);
-  r = Shell(absl::StrCat(g_emm, " --out=", planned, " --collect"));
-  ASSERT_EQ(r.code, 0) << r.output;
-  // The same runs measured alike and the same estimate (the wall times differ).
-  absl::StatusOr<diffmem::study::EmmReport> a = diffmem::study::ReadEmmReport(local + "/report.json");
-  absl::StatusOr<diffmem::study::EmmReport> b = diffmem::study::ReadEmmReport(planned + "/report.json");
+  const Result r = Shell(absl::StrCat(g_emm, " --out=", dir, " --collect"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  return runs;
+}
+
+// The same runs measured alike and the same estimate (the wall times differ).
+void ExpectSameReports(const std::string& dir_a, const std::string& dir_b) {
+  absl::StatusOr<diffmem::study::EmmReport> a = diffmem::study::ReadEmmReport(dir_a + "/report.json");
+  absl::StatusOr<diffmem::study::EmmReport> b = diffmem::study::ReadEmmReport(dir_b + "/report.json");
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_EQ(a->runs.size(), 2u);
@@ -124,6 +139,38 @@ TEST(SlurmTest, AStudyAsSbatchArraysReportsLikeALocalRun) {
   EXPECT_EQ(b->estimate.emm, a->estimate.emm);
   EXPECT_EQ(b->estimate.n_hi, a->estimate.n_hi);
   EXPECT_EQ(b->next_runs, a->next_runs);
+}
+
+TEST(SlurmTest, AStudyAsSbatchArraysReportsLikeALocalRun) {
+  const std::string local = ::testing::TempDir() + "/study_local", planned = ::testing::TempDir() + "/study_slurm";
+  const Result r = Shell(absl::StrCat("rm -rf ", local, " ", planned, " && ", g_emm, kStudy, "--out=", local));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(RunStudyAsSbatchArrays(planned, ""), 2);
+  ExpectSameReports(local, planned);
+}
+
+// Each run data-parallel: array tasks of 2 Slurm tasks (srun inside the
+// script) against the same study on 2 local ranks per run (--nproc=2). Both
+// sum the same two gradients, so they agree exactly.
+TEST(SlurmTest, AStudyWithTwoRanksPerRunAsSbatchArraysReportsLikeTwoLocalRanks) {
+  const std::string local = ::testing::TempDir() + "/study_local2", planned = ::testing::TempDir() + "/study_slurm2";
+  const Result r =
+      Shell(absl::StrCat("rm -rf ", local, " ", planned, " && ", g_emm, kStudy, "--nproc=2 --out=", local));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("training on 2 local ranks"), std::string::npos) << r.output;
+  EXPECT_EQ(RunStudyAsSbatchArrays(planned, "--nproc=2"), 2);
+  EXPECT_NE(ReadAll(planned + ".wave0.sbatch").find("#SBATCH --ntasks=2"), std::string::npos);
+  EXPECT_NE(ReadAll(planned + ".wave0.task1.log").find("data parallel, 2 ranks (slurm environment, gloo)"),
+            std::string::npos)
+      << ReadAll(planned + ".wave0.task1.log");
+  for (const std::string& dir : {local, planned}) {
+    const std::string config = ReadAll(dir + "/runs/n000020/config.json");
+    EXPECT_NE(config.find("\"world_size\": 2"), std::string::npos) << dir << ": " << config;
+  }
+  for (const std::string run : {"/runs/n000010", "/runs/n000020"}) {
+    EXPECT_EQ(LossColumns(planned + run), LossColumns(local + run)) << run;
+  }
+  ExpectSameReports(local, planned);
 }
 
 void StopSlurm() {

@@ -10,12 +10,15 @@
 //   bazel run //tools:estimate_emm -- --out=/tmp/s --plan=/tmp/s/plan.txt   # cluster: next wave of runs
 //   bazel run //tools:estimate_emm -- --out=/tmp/s --collect                # report from finished runs
 //   bazel run //tools:estimate_emm -- --out=/tmp/s --preset=paper_cifar10 --dry_run   # resolved config, no training
+//   bazel run //tools:estimate_emm -- --out=/tmp/s --nproc=8                # each run data-parallel on 8 local ranks
+//   ... --plan=/tmp/s/plan.sbatch --plan_format=sbatch --nproc=8             # each array task: srun of 8 ranks
 //
 // The study itself is //study (study/study_runner.h); this file turns flags
 // into a configuration (tools/study_flags.h) and picks the mode.
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -25,7 +28,12 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "parallel/launch_env.h"
+#include "parallel/replicas.h"
 #include "study/emm_report.h"
 #include "study/emm_search.h"
 #include "study/factor_table.h"
@@ -36,6 +44,7 @@
 #include "study/study_runner.h"
 #include "study/training_run.h"
 #include "tools/data_flags.h"
+#include "tools/data_parallel.h"
 #include "tools/study_flags.h"
 #include "tools/tool_main.h"
 #include "tools/network_flags.h"
@@ -54,6 +63,9 @@ ABSL_FLAG(std::string, plan_format, "lines",
           "task per run: sbatch --wait FILE)");
 ABSL_FLAG(bool, collect, false, "build the report from the finished run directories and exit");
 ABSL_FLAG(int64_t, run_n, 0, "(used by --plan's commands) train and measure the run at this N of the study in --out");
+ABSL_FLAG(std::string, run_context, "",
+          "(set by --nproc for the runs it starts, with --run_n) INDEX/MAX_RUNS/ELAPSED_S: the run's place in its "
+          "study, for progress lines");
 ABSL_FLAG(bool, dry_run, false,
           "print the resolved configuration (preset + flags) of each study and the runs it would do next as "
           "JSON, and exit without training");
@@ -101,21 +113,29 @@ absl::Status WritePlan(const std::string& plan, const std::vector<study::FactorS
       !s.ok()) {
     return s;
   }
+  // The runs' own flags: --threads only when given (each run's default shares
+  // its node's cores among its ranks); --nproc: each run's ranks, started by
+  // the command itself (lines) or by srun in the array task (sbatch).
+  const int nproc = absl::GetFlag(FLAGS_nproc);
+  std::vector<std::string> flags;
+  if (absl::GetFlag(FLAGS_threads) > 0) flags.push_back(absl::StrCat("--threads=", absl::GetFlag(FLAGS_threads)));
+  if (nproc > 1 && format == "lines") flags.push_back(absl::StrCat("--nproc=", nproc));
+  if (nproc > 1) flags.push_back(absl::StrCat("--dist_timeout=", absl::GetFlag(FLAGS_dist_timeout)));
   std::string text;
   std::vector<std::string> all;
   for (const study::FactorStudy& s : studies) {
     absl::StatusOr<std::vector<std::string>> cmds =
-        study::PlanEmmStudy(s.dir, s.config, SelfPath(), absl::StrCat("--threads=", diffmem::tools::ToolThreads()));
+        study::PlanEmmStudy(s.dir, s.config, SelfPath(), absl::StrJoin(flags, " "));
     if (!cmds.ok()) return cmds.status();
     for (const std::string& c : *cmds) absl::StrAppend(&text, c, "\n"), all.push_back(c);
   }
   const int lines = static_cast<int>(all.size());
-  if (format == "sbatch") text = study::SbatchArrayScript(all, "emm");
+  if (format == "sbatch") text = study::SbatchArrayScript(all, "emm", nproc);
   if (absl::Status s = diffmem::util::WriteFileAtomically(plan, text); !s.ok()) return s;
   if (lines > 0 && format == "sbatch") {
-    std::printf("%s: a job array of %d run(s); submit it with `sbatch --wait %s`, then run this command again\n"
-                "for the next wave; when it plans no runs, use --collect.\n",
-                plan.c_str(), lines, plan.c_str());
+    std::printf("%s: a job array of %d run(s)%s; submit it with `sbatch --wait %s`, then run this command\n"
+                "again for the next wave; when it plans no runs, use --collect.\n",
+                plan.c_str(), lines, nproc > 1 ? absl::StrCat(", ", nproc, " ranks each").c_str() : "", plan.c_str());
   } else if (lines > 0) {
     std::printf("%s: %d run(s). Run each line (e.g. sbatch --array=1-%d with `sed -n \"${SLURM_ARRAY_TASK_ID}p\" %s | bash`),\n"
                 "then run this command again for the next wave; when it lists no runs, use --collect.\n",
@@ -146,6 +166,48 @@ absl::Status PrintDryRun(const std::vector<study::FactorStudy>& studies, const s
   return absl::OkStatus();
 }
 
+// --run_context: the run's place in its study ({1, 1, 0}: a run on its own).
+absl::StatusOr<study::EmmRunContext> RunContextFlag() {
+  const std::string flag = absl::GetFlag(FLAGS_run_context);
+  study::EmmRunContext ctx;
+  if (flag.empty()) return ctx;
+  const std::vector<std::string> parts = absl::StrSplit(flag, '/');
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &ctx.index) || !absl::SimpleAtoi(parts[1], &ctx.max_runs) ||
+      !absl::SimpleAtod(parts[2], &ctx.study_elapsed_s) || ctx.index < 1 || ctx.max_runs < ctx.index ||
+      ctx.study_elapsed_s < 0) {
+    return CheckFlag(false, "run_context", absl::StrCat("'", flag, "': expected INDEX/MAX_RUNS/ELAPSED_S"));
+  }
+  return ctx;
+}
+
+// How the local study trains a run: here, or with --nproc=K as a child job
+// of K local ranks (this binary with --run_n), whose rank 0 writes the record.
+study::EmmRunFn RunFunction() {
+  const int nproc = absl::GetFlag(FLAGS_nproc);
+  if (nproc <= 1) return study::RunEmmTrainingRun;
+  return [nproc](const std::string& dir, const study::EmmStudyConfig& c, int64_t n, const study::EmmRunContext& ctx,
+                 const study::EmmLog& log) -> absl::StatusOr<study::EmmRunRecord> {
+    const std::string result = study::EmmRunResultPath(absl::StrCat(dir, "/", study::EmmRunDirName(n)));
+    if (!diffmem::util::FileExists(result)) {
+      if (absl::Status s = diffmem::parallel::CheckGlobalBatch(
+              {0, nproc, [](std::vector<torch::Tensor>&) { return absl::OkStatus(); }}, c.train.batch_size);
+          !s.ok()) {
+        return s;
+      }
+      if (log) log(absl::StrFormat("[run %d/%d] N=%d: training on %d local ranks", ctx.index, ctx.max_runs, n, nproc));
+      std::vector<std::string> argv = {
+          SelfPath(), absl::StrCat("--out=", dir), absl::StrCat("--run_n=", n), absl::StrCat("--nproc=", nproc),
+          absl::StrCat("--dist_timeout=", absl::GetFlag(FLAGS_dist_timeout)),
+          absl::StrFormat("--run_context=%d/%d/%.3f", ctx.index, ctx.max_runs, ctx.study_elapsed_s)};
+      if (absl::GetFlag(FLAGS_threads) > 0) argv.push_back(absl::StrCat("--threads=", absl::GetFlag(FLAGS_threads)));
+      if (absl::Status s = diffmem::tools::RunLocalRanks(argv, nproc); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("the run at N=", n, ": ", s.message()));
+      }
+    }
+    return study::ReadEmmRunRecord(result);
+  };
+}
+
 absl::Status Run(const std::vector<char*>&) {
   std::string out = absl::GetFlag(FLAGS_out);
   if (absl::Status s = CheckFlag(!out.empty(), "out", "a study directory is required"); !s.ok()) return s;
@@ -172,15 +234,34 @@ absl::Status Run(const std::vector<char*>&) {
     return s;
   }
 
-  // A run of a planned study: everything comes from OUT/study.json.
+  // A run of a planned study: everything comes from OUT/study.json. Under a
+  // launcher (torchrun, srun) or with --nproc, data parallel.
   if (const int64_t n = absl::GetFlag(FLAGS_run_n); n != 0) {
     absl::StatusOr<study::EmmStudyConfig> c = study::ReadEmmStudyConfig(out);
     if (!c.ok()) return c.status();
-    absl::StatusOr<study::EmmRunRecord> r = study::RunEmmTrainingRun(out, *c, n, {1, 1, 0}, Log);
-    if (!r.ok()) return r.status();
-    std::printf("N=%lld ratio %.3f [%.3f, %.3f] -> %s/%s\n", static_cast<long long>(n), r->ratio, r->ci_low,
-                r->ci_high, out.c_str(), study::EmmRunDirName(n).c_str());
+    absl::StatusOr<diffmem::tools::DataParallelJob> job =
+        diffmem::tools::JoinDataParallelJob("estimate_emm", c->train.device, c->train.batch_size);
+    if (!job.ok()) return job.status();
+    if (job->launched) return absl::OkStatus();
+    absl::StatusOr<study::EmmRunContext> ctx = RunContextFlag();
+    if (!ctx.ok()) return ctx.status();
+    absl::StatusOr<std::optional<study::EmmRunRecord>> r =
+        study::RunEmmTrainingRunOnRanks(out, *c, n, job->replicas, *ctx, Log);
+    if (!r.ok()) return diffmem::tools::WithRank(job->replicas, r.status());
+    if (!r->has_value()) return absl::OkStatus();  // rank 0 measures and reports
+    const study::EmmRunRecord& rec = **r;
+    std::printf("N=%lld ratio %.3f [%.3f, %.3f] -> %s/%s\n", static_cast<long long>(n), rec.ratio, rec.ci_low,
+                rec.ci_high, out.c_str(), study::EmmRunDirName(n).c_str());
     return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<diffmem::parallel::LaunchEnv>> env =
+      diffmem::parallel::ReadLaunchEnv(diffmem::parallel::ProcessEnviron);
+  if (!env.ok()) return env.status();
+  if (env->has_value() && (*env)->world_size > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a study does not run as the ", (*env)->world_size, " ranks of a ", (*env)->source,
+        " job; its runs do: --nproc=K trains each run on K local ranks, --plan --plan_format=sbatch --nproc=K "
+        "makes each array task an srun of K ranks, and each line of --plan runs under torchrun/srun as it is"));
   }
 
   std::string factor;
@@ -199,8 +280,9 @@ absl::Status Run(const std::vector<char*>&) {
   std::vector<study::EmmFactorRow> rows;
   for (const study::FactorStudy& s : *studies) {
     if (!s.value.empty()) Log(absl::StrCat("estimate_emm: study ", factor, "=", s.value, " in ", s.dir));
-    absl::StatusOr<study::EmmReport> r = absl::GetFlag(FLAGS_collect) ? study::CollectEmmStudy(s.dir, s.config)
-                                                                       : study::RunEmmStudy(s.dir, s.config, Log);
+    absl::StatusOr<study::EmmReport> r = absl::GetFlag(FLAGS_collect)
+                                             ? study::CollectEmmStudy(s.dir, s.config)
+                                             : study::RunEmmStudy(s.dir, s.config, Log, RunFunction());
     if (!r.ok()) return r.status();
     std::printf("%s%s", s.value.empty() ? "" : absl::StrCat(s.value, ": ").c_str(), study::EmmReportText(*r).c_str());
     std::printf("  wall time of the runs: %.1f min; report: %s/report.json, plot: %s/ratio_vs_n.png\n",
@@ -227,6 +309,7 @@ int main(int argc, char** argv) {
       "diffusion model still memorizes (ratio >= 1 - epsilon). Resumable; rerun the same command to continue.\n"
       "  estimate_emm --out=DIR [--preset=fashion_cpu|paper_cifar10|none] [--vary=FACTOR=v1,v2]\n"
       "  estimate_emm --out=DIR --plan=plan.txt   (cluster: next wave of runs)   estimate_emm --out=DIR --collect\n"
+      "  estimate_emm --out=DIR --nproc=K         (each run data-parallel on K local ranks; with --plan: K per run)\n"
       "Settings start from --preset (README: Estimating EMM); each flag given on the command line (or in a\n"
       "--flagfile) overrides one setting.",
       Run);

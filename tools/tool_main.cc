@@ -3,13 +3,17 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
+#include <sched.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -18,8 +22,11 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "parallel/launch_env.h"
 
-ABSL_FLAG(int, threads, 0, "CPU threads for tensor math (0: all cores, divided among the local ranks of a --nproc/torchrun job)");
+ABSL_FLAG(int, threads, 0,
+          "CPU threads for tensor math (0: the cores this process may use, divided among the local ranks of a "
+          "--nproc/torchrun/srun job)");
 
 namespace diffmem {
 namespace tools {
@@ -27,12 +34,21 @@ namespace tools {
 int ToolThreads() {
   const int t = absl::GetFlag(FLAGS_threads);
   if (t > 0) return t;
-  // All cores, shared among the ranks of a data-parallel job on this machine
-  // (LOCAL_WORLD_SIZE: set by train --nproc and torchrun-style launchers);
-  // two ranks with all cores each would oversubscribe them several times over.
+  // The cores this process may run on (a scheduler that bound it to some
+  // keeps them all); unbound, all cores shared among the ranks of a
+  // data-parallel job on this node (LOCAL_WORLD_SIZE, or Slurm's tasks on
+  // this node): two ranks with all cores each would oversubscribe them
+  // several times over.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof(mask), &mask) == 0 && CPU_COUNT(&mask) > 0 && CPU_COUNT(&mask) < cores) {
+    return CPU_COUNT(&mask);
+  }
   int local_ranks = 1;
-  if (const char* v = std::getenv("LOCAL_WORLD_SIZE"); v != nullptr && std::atoi(v) > 1) local_ranks = std::atoi(v);
-  return std::max(1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) / local_ranks);
+  absl::StatusOr<std::optional<parallel::LaunchEnv>> env = parallel::ReadLaunchEnv(parallel::ProcessEnviron);
+  if (env.ok() && env->has_value()) local_ranks = std::max(1, (*env)->local_world_size);
+  return std::max(1, cores / local_ranks);
 }
 
 absl::Status CheckFlag(bool ok, const std::string& flag, const std::string& problem) {

@@ -20,7 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/declare.h"
 #include "absl/status/status.h"
+
+// --threads as given (0: each process picks, see ToolThreads).
+ABSL_DECLARE_FLAG(int, threads);
 
 namespace diffmem {
 namespace tools {

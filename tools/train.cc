@@ -12,29 +12,23 @@
 //   train ... --nproc=2                         # 2 ranks on this machine (re-executes itself)
 //   torchrun --nproc-per-node=8 --no-python train ...   # or any launcher setting RANK, WORLD_SIZE, ...
 //   srun -n 16 train ...                        # Slurm: SLURM_PROCID, SLURM_NTASKS, SLURM_JOB_NODELIST
-// Ranks meet through c10d (parallel/process_group.h); rank 0 alone writes.
+// Ranks meet through c10d (tools/data_parallel.h); rank 0 alone writes.
 
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "data/data_factors.h"
 #include "data/read_dataset.h"
 #include "diffusion/network.h"
 #include "diffusion/paper_recipe.h"
 #include "diffusion/train.h"
-#include "parallel/launch_env.h"
-#include "parallel/local_launcher.h"
-#include "parallel/process_group.h"
+#include "parallel/replicas.h"
 #include "tools/data_flags.h"
+#include "tools/data_parallel.h"
 #include "tools/network_flags.h"
 #include "tools/train_flags.h"
 #include "tools/tool_main.h"
@@ -44,12 +38,6 @@ ABSL_FLAG(bool, resume, false, "continue the run in --out from its checkpoint (b
 ABSL_FLAG(bool, dry_run, false,
           "print the resolved configuration (defaults + flags: network, training, data, parameter count, "
           "steps) as JSON and exit without training or writing anything");
-ABSL_FLAG(int, nproc, 1,
-          "data-parallel ranks to start on this machine (re-executes this binary with torchrun's variables); "
-          "ignored under a launcher that sets them (torchrun, srun), where WORLD_SIZE / SLURM_NTASKS count");
-ABSL_FLAG(int, dist_timeout, 1800,
-          "data parallel: seconds a rank waits for the others (rendezvous, every all-reduce) before failing; "
-          "a rank that exits fails the others at once");
 
 namespace {
 
@@ -92,54 +80,11 @@ absl::Status Run(const std::vector<char*>& args) {
   }
 
   // Data parallel: launch the ranks here, or join the job a launcher started.
-  absl::StatusOr<std::optional<diffmem::parallel::LaunchEnv>> env =
-      diffmem::parallel::ReadLaunchEnv(diffmem::parallel::ProcessEnviron);
-  if (!env.ok()) return env.status();
-  const int nproc = absl::GetFlag(FLAGS_nproc);
-  if (auto s = CheckFlag(nproc >= 1, "nproc", "must be at least 1"); !s.ok()) return s;
-  if (auto s = CheckFlag(absl::GetFlag(FLAGS_dist_timeout) > 0, "dist_timeout", "must be positive"); !s.ok()) return s;
-  if (!env->has_value() && nproc > 1) {
-    if (auto s = diffmem::parallel::CheckGlobalBatch({0, nproc, [](std::vector<torch::Tensor>&) { return absl::OkStatus(); }},
-                                                     training.batch_size);
-        !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<std::vector<std::string>> self = diffmem::parallel::OwnCommandLine();
-    if (!self.ok()) return self.status();
-    absl::StatusOr<int> code = diffmem::parallel::LaunchLocalRanks(*self, nproc, std::chrono::seconds(10));
-    if (!code.ok()) return code.status();
-    if (*code != 0) return absl::AbortedError(absl::StrCat("--nproc=", nproc, ": a rank failed (exit status ", *code, ")"));
-    return absl::OkStatus();
-  }
-  diffmem::parallel::Replicas replicas;
-  std::shared_ptr<diffmem::parallel::ProcessGroup> group;
-  if (env->has_value() && (*env)->world_size > 1) {
-    const diffmem::parallel::LaunchEnv& e = **env;
-    if (nproc > 1 && nproc != e.world_size) {
-      return CheckFlag(false, "nproc", absl::StrCat(nproc, " ranks asked, but the ", e.source, " environment has ",
-                                                    e.world_size));
-    }
-    // Each rank's cuda:0 is its own GPU (before LibTorch touches CUDA).
-    if (training.device != "cpu") {
-      absl::StatusOr<std::string> gpu =
-          diffmem::parallel::VisibleDeviceForRank(diffmem::parallel::ProcessEnviron("CUDA_VISIBLE_DEVICES"), e.local_rank);
-      if (!gpu.ok()) return gpu.status();
-      setenv("CUDA_VISIBLE_DEVICES", gpu->c_str(), 1);
-    }
-    absl::StatusOr<torch::Device> device = dd::ResolveDevice(training.device);
-    if (!device.ok()) return device.status();
-    absl::StatusOr<std::shared_ptr<diffmem::parallel::ProcessGroup>> g = diffmem::parallel::ProcessGroup::Connect(
-        e, *device, std::chrono::seconds(absl::GetFlag(FLAGS_dist_timeout)));
-    if (!g.ok()) return g.status();
-    group = *g;
-    replicas = group->replicas();
-    if (e.rank == 0) {
-      std::fprintf(stderr, "train: data parallel, %d ranks (%s environment, %s), global batch %lld = %d x %lld\n",
-                   e.world_size, e.source.c_str(), group->backend(*device).c_str(),
-                   static_cast<long long>(training.batch_size), e.world_size,
-                   static_cast<long long>(training.batch_size / e.world_size));
-    }
-  }
+  absl::StatusOr<diffmem::tools::DataParallelJob> job =
+      diffmem::tools::JoinDataParallelJob("train", training.device, training.batch_size);
+  if (!job.ok()) return job.status();
+  if (job->launched) return absl::OkStatus();
+  const diffmem::parallel::Replicas& replicas = job->replicas;
 
   dd::TrainCallbacks callbacks;
   callbacks.progress = [](const dd::TrainProgress& p) {
@@ -161,11 +106,7 @@ absl::Status Run(const std::vector<char*>& args) {
   absl::StatusOr<dd::TrainResult> r = dd::TrainNetwork(network, *ds, training, out, absl::GetFlag(FLAGS_resume),
                                                        callbacks, diffmem::data::DataSourceToJson(spec, factors),
                                                        replicas);
-  if (!r.ok()) {
-    if (!replicas.distributed() || absl::StartsWith(r.status().message(), "rank ")) return r.status();
-    return absl::Status(r.status().code(),
-                        absl::StrCat("rank ", replicas.rank, " of ", replicas.world_size, ": ", r.status().message()));
-  }
+  if (!r.ok()) return diffmem::tools::WithRank(replicas, r.status());
   if (!replicas.writes()) return absl::OkStatus();
   std::fprintf(stderr, "train: %s %lld steps (%.1f kimg), last loss %.4f, %.1f s; checkpoint %s\n",
                r->stopped_early ? "stopped after" : "done,", static_cast<long long>(r->steps), r->nimg / 1000.0,
