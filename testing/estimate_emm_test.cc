@@ -23,9 +23,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "testing/loss_columns.h"
 #include "study/emm_report.h"
 
 namespace {
+
+using diffmem::testing_runs::LossColumns;
 
 std::string g_tool;  // set by main
 
@@ -232,17 +235,6 @@ TEST(EstimateEmm, PlanAndCollectEqualLocalExecution) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_NE(lines[0].find("--run_n=20 "), std::string::npos);
   EXPECT_NE(lines[1].find("--run_n=40 "), std::string::npos);
-}
-
-// The first four columns of a run's loss.csv (step, kimg, loss, lr): the timing columns differ.
-std::string LossColumns(const std::string& run) {
-  std::string out;
-  for (absl::string_view line : absl::StrSplit(ReadText(run + "/loss.csv"), '\n', absl::SkipEmpty())) {
-    std::vector<std::string> cols = absl::StrSplit(line, ',');
-    if (cols.size() < 4) return "malformed: " + std::string(line);
-    out += absl::StrCat(cols[0], ",", cols[1], ",", cols[2], ",", cols[3], "\n");
-  }
-  return out;
 }
 
 // A run that memorizes part of its samples (ratio ~0.8 at N=10), so the

@@ -20,10 +20,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "testing/loss_columns.h"
 #include "study/emm_report.h"
 #include "util/atomic_file.h"
 
 namespace {
+
+using diffmem::testing_runs::LossColumns;
 
 std::string g_train, g_emm, g_slurm_script, g_slurm_dir;
 
@@ -48,17 +51,6 @@ const char kTrain[] =
     " --threads=1 --data=fashion-mnist:t10k --n=60 --subset=balanced --pad=2 --resolution=8 --channels=8 "
     "--channel_mult=1,2 --blocks=1 --attn= --dropout=0 --batch=32 --lr=1e-3 --lr_warmup_epochs=0 --ema_beta=0.9 "
     "--log_every=1 --steps=5 ";
-
-// The first four columns of loss.csv (step, kimg, loss, lr): the timing columns differ.
-std::string LossColumns(const std::string& run) {
-  std::string out;
-  for (absl::string_view line : absl::StrSplit(ReadAll(run + "/loss.csv"), '\n', absl::SkipEmpty())) {
-    std::vector<std::string> cols = absl::StrSplit(line, ',');
-    if (cols.size() < 4) return "malformed: " + std::string(line);
-    out += absl::StrCat(cols[0], ",", cols[1], ",", cols[2], ",", cols[3], "\n");
-  }
-  return out;
-}
 
 TEST(SlurmTest, SrunTwoTasksTrainsLikeOneProcess) {
   const std::string one = ::testing::TempDir() + "/srun_one", two = ::testing::TempDir() + "/srun_two";
