@@ -28,7 +28,7 @@
 
 namespace {
 
-using diffmem::testing_runs::LossColumns;
+using diffmem::testing_runs::LossMismatch;
 
 std::string g_tool;  // set by main
 
@@ -249,7 +249,8 @@ const char kMemorizing[] =
 // and noise by its place in the global batch and average their gradients,
 // so the weights differ only by the order of float additions (~1e-7,
 // train_parallel_test). That could move one sample across the d1/d2
-// threshold, hence the 1-sample tolerance; on this machine they are equal.
+// threshold, hence the 1-sample tolerance (on this machine they are equal),
+// and a logged loss's 4th decimal (LibTorch 2.11: 37.1477 vs 37.1478).
 TEST(EstimateEmm, ARunOnTwoRanksMeasuresLikeOneProcess) {
   const std::string one = Dir("run_one_rank"), two = Dir("run_two_ranks");
   for (const std::string& d : {one, two}) {
@@ -275,7 +276,7 @@ TEST(EstimateEmm, ARunOnTwoRanksMeasuresLikeOneProcess) {
   EXPECT_LE(a["memorized"].get<int>(), 30);
   EXPECT_LE(std::abs(b["memorized"].get<int>() - a["memorized"].get<int>()), 1) << a.dump() << "\n" << b.dump();
   ASSERT_EQ(b["curve"].size(), a["curve"].size());
-  EXPECT_EQ(LossColumns(two + "/runs/n000010"), LossColumns(one + "/runs/n000010"));
+  EXPECT_EQ(LossMismatch(one + "/runs/n000010", two + "/runs/n000010", 2e-4), "");
   EXPECT_EQ(ReadJson(two + "/runs/n000010/config.json")["world_size"], 2);
   EXPECT_EQ(ReadJson(one + "/runs/n000010/config.json")["world_size"], 1);
   // The same run resumed by another world size is refused, not retrained.

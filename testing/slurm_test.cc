@@ -27,6 +27,7 @@
 namespace {
 
 using diffmem::testing_runs::LossColumns;
+using diffmem::testing_runs::LossMismatch;
 
 std::string g_train, g_emm, g_slurm_script, g_slurm_dir;
 
@@ -60,9 +61,11 @@ TEST(SlurmTest, SrunTwoTasksTrainsLikeOneProcess) {
   r = Shell(absl::StrCat("srun -n 2 --time=10 ", g_train, kTrain, "--dist_timeout=60 --out=", two));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("data parallel, 2 ranks (slurm environment, gloo)"), std::string::npos) << r.output;
-  const std::string l1 = LossColumns(one), l2 = LossColumns(two);
+  const std::string l1 = LossColumns(one);
   EXPECT_EQ(std::count(l1.begin(), l1.end(), '\n'), 6) << l1;  // header + 5 steps
-  EXPECT_EQ(l1, l2);  // losses printed to 4 decimals agree (the weights: train_parallel_test)
+  // Losses printed to 4 decimals agree up to the last digit's rounding (the
+  // weights: train_parallel_test).
+  EXPECT_EQ(LossMismatch(one, two, 2e-4), "");
 }
 
 // As testing/estimate_emm_test.cc's study: two runs of a few seconds each.

@@ -16,8 +16,9 @@
 #include "tools/tool_main.h"
 
 ABSL_FLAG(int, nproc, 1,
-          "data-parallel ranks to start on this machine (re-executes this binary with torchrun's variables); "
-          "ignored under a launcher that sets them (torchrun, srun), where WORLD_SIZE / SLURM_NTASKS count");
+          "data-parallel ranks to start on this machine (re-executes this binary with torchrun's variables; "
+          "estimate_emm: the ranks of each of its runs, --plan's too); under a launcher that sets them (torchrun, "
+          "srun) WORLD_SIZE / SLURM_STEP_NUM_TASKS count instead");
 ABSL_FLAG(int, dist_timeout, 1800,
           "data parallel: seconds a rank waits for the others (rendezvous, every all-reduce, rank 0's probes) "
           "before failing; a rank that exits fails the others at once");
