@@ -35,8 +35,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace diffmem {
 namespace parallel {
@@ -139,6 +141,15 @@ inline absl::StatusOr<int> IntVar(const EnvLookup& env, const std::string& name,
   return value;
 }
 
+// Sets *value from the variable when it is set (else leaves it).
+inline absl::Status IntVarIfSet(const EnvLookup& env, const std::string& name, int min_value, int* value) {
+  if (!env(name)) return absl::OkStatus();
+  absl::StatusOr<int> v = IntVar(env, name, min_value);
+  if (!v.ok()) return v.status();
+  *value = *v;
+  return absl::OkStatus();
+}
+
 inline absl::Status CheckRank(const LaunchEnv& e, const std::string& rank_var, const std::string& world_var) {
   if (e.rank >= e.world_size) {
     return absl::InvalidArgumentError(absl::StrCat("environment: ", rank_var, "=", e.rank, " is not below ", world_var,
@@ -152,23 +163,17 @@ inline absl::Status CheckRank(const LaunchEnv& e, const std::string& rank_var, c
 // Slurm's per-node counts, "4(x2),3" for {4, 4, 3}.
 inline absl::StatusOr<std::vector<int>> ExpandPerNodeCounts(const std::string& counts) {
   std::vector<int> out;
-  size_t start = 0;
-  while (start < counts.size()) {
-    size_t comma = counts.find(',', start);
-    if (comma == std::string::npos) comma = counts.size();
-    const std::string item = counts.substr(start, comma - start);
+  for (absl::string_view item : absl::StrSplit(counts, ',')) {
     const size_t paren = item.find("(x");
     int value = 0, times = 1;
-    if (!absl::SimpleAtoi(item.substr(0, paren), &value) || value < 1 ||
-        (paren != std::string::npos && (item.back() != ')' ||
-                                        !absl::SimpleAtoi(item.substr(paren + 2, item.size() - paren - 3), &times) ||
-                                        times < 1 || times > 100000))) {
-      return absl::InvalidArgumentError(absl::StrCat("'", counts, "': expected counts like 4(x2),3"));
-    }
+    const bool ok = absl::SimpleAtoi(item.substr(0, paren), &value) && value >= 1 &&
+                    (paren == absl::string_view::npos ||
+                     (absl::EndsWith(item, ")") &&
+                      absl::SimpleAtoi(item.substr(paren + 2, item.size() - paren - 3), &times) && times >= 1 &&
+                      times <= 100000));
+    if (!ok) return absl::InvalidArgumentError(absl::StrCat("'", counts, "': expected counts like 4(x2),3"));
     out.insert(out.end(), times, value);
-    start = comma + 1;
   }
-  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat("'", counts, "': expected counts like 4(x2),3"));
   return out;
 }
 
@@ -177,6 +182,7 @@ inline absl::StatusOr<std::vector<int>> ExpandPerNodeCounts(const std::string& c
 // malformed is an error naming it.
 inline absl::StatusOr<std::optional<LaunchEnv>> ReadLaunchEnv(const EnvLookup& env) {
   using internal_launch_env::IntVar;
+  using internal_launch_env::IntVarIfSet;
   LaunchEnv e;
   if (env("WORLD_SIZE") || env("RANK")) {
     e.source = "torchrun";
@@ -185,16 +191,8 @@ inline absl::StatusOr<std::optional<LaunchEnv>> ReadLaunchEnv(const EnvLookup& e
     if (!rank.ok()) return rank.status();
     e.world_size = *world;
     e.rank = *rank;
-    if (env("LOCAL_RANK")) {
-      absl::StatusOr<int> local = IntVar(env, "LOCAL_RANK", 0);
-      if (!local.ok()) return local.status();
-      e.local_rank = *local;
-    }
-    if (env("LOCAL_WORLD_SIZE")) {
-      absl::StatusOr<int> local = IntVar(env, "LOCAL_WORLD_SIZE", 1);
-      if (!local.ok()) return local.status();
-      e.local_world_size = *local;
-    }
+    if (absl::Status s = IntVarIfSet(env, "LOCAL_RANK", 0, &e.local_rank); !s.ok()) return s;
+    if (absl::Status s = IntVarIfSet(env, "LOCAL_WORLD_SIZE", 1, &e.local_world_size); !s.ok()) return s;
     if (absl::Status s = internal_launch_env::CheckRank(e, "RANK", "WORLD_SIZE"); !s.ok()) return s;
     if (e.world_size > 1) {
       const std::optional<std::string> addr = env("MASTER_ADDR");
@@ -212,24 +210,20 @@ inline absl::StatusOr<std::optional<LaunchEnv>> ReadLaunchEnv(const EnvLookup& e
   // Not in an srun step (a batch script, an salloc shell): one process.
   if (!env("SLURM_PROCID") || !env("SLURM_STEP_NUM_TASKS")) return std::optional<LaunchEnv>();
   e.source = "slurm";
-  const std::string tasks_var = "SLURM_STEP_NUM_TASKS";
+  const std::string tasks_var = "SLURM_STEP_NUM_TASKS";  // the step's, not the job's SLURM_NTASKS
   const std::string nodes_var = env("SLURM_STEP_NODELIST") ? "SLURM_STEP_NODELIST" : "SLURM_JOB_NODELIST";
   absl::StatusOr<int> rank = IntVar(env, "SLURM_PROCID", 0), world = IntVar(env, tasks_var, 1);
   if (!rank.ok()) return rank.status();
   if (!world.ok()) return world.status();
   e.rank = *rank;
   e.world_size = *world;
-  if (env("SLURM_LOCALID")) {
-    absl::StatusOr<int> local = IntVar(env, "SLURM_LOCALID", 0);
-    if (!local.ok()) return local.status();
-    e.local_rank = *local;
-  }
+  if (absl::Status s = IntVarIfSet(env, "SLURM_LOCALID", 0, &e.local_rank); !s.ok()) return s;
   if (const std::optional<std::string> per_node = env("SLURM_STEP_TASKS_PER_NODE")) {
     absl::StatusOr<std::vector<int>> counts = ExpandPerNodeCounts(*per_node);
     if (!counts.ok()) return absl::InvalidArgumentError(absl::StrCat("SLURM_STEP_TASKS_PER_NODE: ", counts.status().message()));
-    absl::StatusOr<int> node = env("SLURM_NODEID") ? IntVar(env, "SLURM_NODEID", 0) : absl::StatusOr<int>(0);
-    if (!node.ok()) return node.status();
-    e.local_world_size = (*counts)[std::min<size_t>(*node, counts->size() - 1)];
+    int node = 0;
+    if (absl::Status s = IntVarIfSet(env, "SLURM_NODEID", 0, &node); !s.ok()) return s;
+    e.local_world_size = (*counts)[std::min<size_t>(node, counts->size() - 1)];
   }
   if (absl::Status s = internal_launch_env::CheckRank(e, "SLURM_PROCID", tasks_var); !s.ok()) return s;
   if (e.world_size > 1) {

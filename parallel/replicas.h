@@ -58,6 +58,17 @@ struct Replicas {
 
 // The global batch must split evenly: every rank takes the same number of
 // images, so averaging the ranks' gradients is the mean over the batch.
+// (Also before a job exists: a launcher checks the batch for the ranks it
+// is about to start.)
+inline absl::Status CheckBatchSplits(int world_size, int64_t global_batch) {
+  if (global_batch % world_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch=", global_batch, " (the global batch) must be divisible by the ",
+                                                   world_size, " data-parallel ranks"));
+  }
+  return absl::OkStatus();
+}
+
+// A job's replicas are valid and share the global batch evenly.
 inline absl::Status CheckGlobalBatch(const Replicas& r, int64_t global_batch) {
   if (r.world_size < 1 || r.rank < 0 || r.rank >= r.world_size) {
     return absl::InvalidArgumentError(absl::StrCat("rank ", r.rank, " of world size ", r.world_size, " is invalid"));
@@ -65,11 +76,7 @@ inline absl::Status CheckGlobalBatch(const Replicas& r, int64_t global_batch) {
   if (r.distributed() && !r.all_reduce_sum) {
     return absl::InvalidArgumentError("data parallel: world size > 1 but no all-reduce was given");
   }
-  if (global_batch % r.world_size != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--batch=", global_batch, " (the global batch) must be divisible by the ",
-                                                   r.world_size, " data-parallel ranks"));
-  }
-  return absl::OkStatus();
+  return CheckBatchSplits(r.world_size, global_batch);
 }
 
 // Rows [begin, end) of a global batch that this rank trains on.

@@ -45,8 +45,7 @@ absl::StatusOr<DataParallelJob> JoinDataParallelJob(const std::string& tool, con
   DataParallelJob job;
   if (!env->has_value() && nproc > 1) {
     // A batch the ranks cannot share is refused before any rank starts.
-    parallel::Replicas planned{0, nproc, [](std::vector<torch::Tensor>&) { return absl::OkStatus(); }};
-    if (absl::Status s = parallel::CheckGlobalBatch(planned, global_batch); !s.ok()) return s;
+    if (absl::Status s = parallel::CheckBatchSplits(nproc, global_batch); !s.ok()) return s;
     absl::StatusOr<std::vector<std::string>> self = parallel::OwnCommandLine();
     if (!self.ok()) return self.status();
     if (absl::Status s = RunLocalRanks(*self, nproc); !s.ok()) return s;

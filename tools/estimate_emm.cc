@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -106,6 +107,19 @@ absl::StatusOr<std::vector<study::FactorStudy>> StudiesOnDisk(const std::string&
   return planned;
 }
 
+// The flags of a run's own command (--run_n), from this command's: --threads
+// only when given (each run's default shares its node's cores among its
+// ranks); with --nproc=K, --dist_timeout, and --nproc=K when the command is
+// to start its K ranks itself.
+std::vector<std::string> RunCommandFlags(bool starts_its_ranks) {
+  const int nproc = absl::GetFlag(FLAGS_nproc);
+  std::vector<std::string> flags;
+  if (absl::GetFlag(FLAGS_threads) > 0) flags.push_back(absl::StrCat("--threads=", absl::GetFlag(FLAGS_threads)));
+  if (nproc > 1 && starts_its_ranks) flags.push_back(absl::StrCat("--nproc=", nproc));
+  if (nproc > 1) flags.push_back(absl::StrCat("--dist_timeout=", absl::GetFlag(FLAGS_dist_timeout)));
+  return flags;
+}
+
 absl::Status WritePlan(const std::string& plan, const std::vector<study::FactorStudy>& studies) {
   const std::string format = absl::GetFlag(FLAGS_plan_format);
   if (absl::Status s = CheckFlag(format == "lines" || format == "sbatch", "plan_format",
@@ -113,14 +127,10 @@ absl::Status WritePlan(const std::string& plan, const std::vector<study::FactorS
       !s.ok()) {
     return s;
   }
-  // The runs' own flags: --threads only when given (each run's default shares
-  // its node's cores among its ranks); --nproc: each run's ranks, started by
-  // the command itself (lines) or by srun in the array task (sbatch).
+  // Each run's ranks are started by the command itself (lines) or by srun in
+  // the array task (sbatch).
   const int nproc = absl::GetFlag(FLAGS_nproc);
-  std::vector<std::string> flags;
-  if (absl::GetFlag(FLAGS_threads) > 0) flags.push_back(absl::StrCat("--threads=", absl::GetFlag(FLAGS_threads)));
-  if (nproc > 1 && format == "lines") flags.push_back(absl::StrCat("--nproc=", nproc));
-  if (nproc > 1) flags.push_back(absl::StrCat("--dist_timeout=", absl::GetFlag(FLAGS_dist_timeout)));
+  const std::vector<std::string> flags = RunCommandFlags(/*starts_its_ranks=*/format == "lines");
   std::string text;
   std::vector<std::string> all;
   for (const study::FactorStudy& s : studies) {
@@ -189,17 +199,12 @@ study::EmmRunFn RunFunction() {
                  const study::EmmLog& log) -> absl::StatusOr<study::EmmRunRecord> {
     const std::string result = study::EmmRunResultPath(absl::StrCat(dir, "/", study::EmmRunDirName(n)));
     if (!diffmem::util::FileExists(result)) {
-      if (absl::Status s = diffmem::parallel::CheckGlobalBatch(
-              {0, nproc, [](std::vector<torch::Tensor>&) { return absl::OkStatus(); }}, c.train.batch_size);
-          !s.ok()) {
-        return s;
-      }
+      if (absl::Status s = diffmem::parallel::CheckBatchSplits(nproc, c.train.batch_size); !s.ok()) return s;
       if (log) log(absl::StrFormat("[run %d/%d] N=%d: training on %d local ranks", ctx.index, ctx.max_runs, n, nproc));
       std::vector<std::string> argv = {
-          SelfPath(), absl::StrCat("--out=", dir), absl::StrCat("--run_n=", n), absl::StrCat("--nproc=", nproc),
-          absl::StrCat("--dist_timeout=", absl::GetFlag(FLAGS_dist_timeout)),
+          SelfPath(), absl::StrCat("--out=", dir), absl::StrCat("--run_n=", n),
           absl::StrFormat("--run_context=%d/%d/%.3f", ctx.index, ctx.max_runs, ctx.study_elapsed_s)};
-      if (absl::GetFlag(FLAGS_threads) > 0) argv.push_back(absl::StrCat("--threads=", absl::GetFlag(FLAGS_threads)));
+      for (std::string& f : RunCommandFlags(/*starts_its_ranks=*/true)) argv.push_back(std::move(f));
       if (absl::Status s = diffmem::tools::RunLocalRanks(argv, nproc); !s.ok()) {
         return absl::Status(s.code(), absl::StrCat("the run at N=", n, ": ", s.message()));
       }
