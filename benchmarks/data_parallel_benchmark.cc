@@ -28,10 +28,10 @@
 #include <thread>
 
 #include "benchmarks/train_step_configs.h"
-#include "diffusion/train.h"
 #include "parallel/launch_env.h"
 #include "parallel/local_launcher.h"
 #include "parallel/process_group.h"
+#include "training/train_network.h"
 
 namespace {
 
@@ -63,18 +63,18 @@ int RunRank(const std::string& report) {
     replicas = group->replicas();
   }
   const diffmem::benchmarks::TrainStepConfig c = diffmem::benchmarks::GetTrainStepConfig(0);  // small8
-  diffmem::diffusion::TrainOptions t;
+  diffmem::training::TrainOptions t;
   t.batch_size = c.batch;
   t.lr = 1e-3;
   t.steps = 1 << 30;
-  t.ema_schedule = diffmem::diffusion::EmaSchedule::kFixed;
+  t.ema_schedule = diffmem::training::EmaSchedule::kFixed;
   t.ema_beta = 0.999;
   t.device = "cpu";
   const std::string dir = std::filesystem::temp_directory_path().string() + "/data_parallel_benchmark_" +
                           std::to_string(getpid());
   std::filesystem::remove_all(dir);
   torch::manual_seed(0);
-  diffmem::diffusion::UNet<diffmem::diffusion::DdpmppSpec> net(c.unet);
+  diffmem::networks::UNet<diffmem::networks::DdpmppSpec> net(c.unet);
   BenchTrainer trainer(net, diffmem::diffusion::EdmPreconditioner{}, diffmem::benchmarks::RandomImages(c.unet, 256), t,
                        dir);
   trainer.set_replicas(replicas);
@@ -84,7 +84,7 @@ int RunRank(const std::string& report) {
     code = 1;
   }
   for (int i = 0; code == 0 && i < 2; ++i) code = trainer.Step().ok() ? 0 : 1;  // warm-up
-  diffmem::diffusion::StepTimes times;
+  diffmem::training::StepTimes times;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; code == 0 && i < kTimedSteps; ++i) code = trainer.Step(&times).ok() ? 0 : 1;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

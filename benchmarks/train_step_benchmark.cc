@@ -39,8 +39,9 @@
 #include "data/pixels.h"
 #include "diffusion/denoiser.h"
 #include "diffusion/preconditioning.h"
-#include "diffusion/train.h"
-#include "diffusion/unet.h"
+#include "networks/num_parameters.h"
+#include "networks/unet.h"
+#include "training/train_network.h"
 
 namespace {
 
@@ -50,9 +51,9 @@ using diffmem::benchmarks::GetTrainStepConfig;
 using diffmem::benchmarks::RandomImages;
 using diffmem::benchmarks::SetThreadsFromEnvironment;
 using diffmem::benchmarks::StartBenchTrainer;
-using diffmem::diffusion::DdpmppSpec;
-using diffmem::diffusion::UNet;
-using diffmem::diffusion::UNetOptions;
+using diffmem::networks::DdpmppSpec;
+using diffmem::networks::UNet;
+using diffmem::networks::UNetOptions;
 using Config = diffmem::benchmarks::TrainStepConfig;
 
 // An estimate of one training step's arithmetic per image, forward and
@@ -84,7 +85,7 @@ double TrainFlopsPerImage(UNet<DdpmppSpec>& net, const UNetOptions& o) {
 
 void Report(benchmark::State& state, int64_t batch, UNet<DdpmppSpec>& net, const UNetOptions& o) {
   state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["params"] = static_cast<double>(diffmem::diffusion::NumParameters(*net));
+  state.counters["params"] = static_cast<double>(diffmem::networks::NumParameters(*net));
   state.counters["GFLOP/img"] = TrainFlopsPerImage(net, o) * 1e-9;
   state.counters["TFLOPS"] = benchmark::Counter(batch * TrainFlopsPerImage(net, o) * 1e-12,
                                                 benchmark::Counter::kIsIterationInvariantRate);
@@ -122,7 +123,7 @@ void BM_TrainerStep(benchmark::State& state) {
     return;
   }
   for (int i = 0; i < 2; ++i) (void)trainer->Step();  // warm-up (allocator, oneDNN primitives)
-  diffmem::diffusion::StepTimes times;
+  diffmem::training::StepTimes times;
   double wall_s = 0, cpu_s = 0;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();

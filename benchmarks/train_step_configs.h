@@ -26,22 +26,22 @@
 
 #include "data/dataset.h"
 #include "diffusion/preconditioning.h"
-#include "diffusion/train.h"
-#include "diffusion/unet.h"
+#include "networks/unet.h"
+#include "training/train_network.h"
 
 namespace diffmem {
 namespace benchmarks {
 
 struct TrainStepConfig {
   const char* name;
-  diffusion::UNetOptions unet;
+  networks::UNetOptions unet;
   int64_t batch;
 };
 
 constexpr int64_t kNumTrainStepConfigs = 3;
 
 inline TrainStepConfig GetTrainStepConfig(int64_t i) {
-  using diffusion::UNetOptions;
+  using networks::UNetOptions;
   switch (i) {
     case 0:
       return {"small8", UNetOptions(8, 1, 1).model_channels(32).channel_mult({1, 2}).num_blocks(1).attn_resolutions({}).dropout(0), 64};
@@ -53,7 +53,7 @@ inline TrainStepConfig GetTrainStepConfig(int64_t i) {
 }
 
 // `n` uniformly random uint8 images of the config's shape.
-inline data::Dataset RandomImages(const diffusion::UNetOptions& o, int64_t n) {
+inline data::Dataset RandomImages(const networks::UNetOptions& o, int64_t n) {
   data::Dataset ds;
   torch::manual_seed(0);
   ds.images = torch::randint(0, 256, {n, o.in_channels(), o.img_resolution(), o.img_resolution()}, torch::kUInt8);
@@ -67,22 +67,22 @@ inline void SetThreadsFromEnvironment() {
   at::set_num_threads(env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-using BenchTrainer = diffusion::Trainer<diffusion::EdmPreconditioner, diffusion::UNet<diffusion::DdpmppSpec>>;
+using BenchTrainer = training::Trainer<diffusion::EdmPreconditioner, networks::UNet<networks::DdpmppSpec>>;
 
 // A Trainer (Adam, lr 1e-3, EMA β 0.999) on `device` over 256 random images
 // in a fresh `dir`, started; null on failure.
 inline std::unique_ptr<BenchTrainer> StartBenchTrainer(const TrainStepConfig& c, const std::string& dir,
                                                        const torch::Device& device = torch::kCPU) {
-  diffusion::TrainOptions t;
+  training::TrainOptions t;
   t.batch_size = c.batch;
   t.lr = 1e-3;
   t.steps = 1 << 30;
-  t.ema_schedule = diffusion::EmaSchedule::kFixed;
+  t.ema_schedule = training::EmaSchedule::kFixed;
   t.ema_beta = 0.999;
   t.device = device.is_cuda() ? "cuda" : "cpu";
   std::filesystem::remove_all(dir);
   torch::manual_seed(0);
-  diffusion::UNet<diffusion::DdpmppSpec> net(c.unet);
+  networks::UNet<networks::DdpmppSpec> net(c.unet);
   auto trainer = std::make_unique<BenchTrainer>(net, diffusion::EdmPreconditioner{}, RandomImages(c.unet, 256), t, dir);
   if (!trainer->Start(false).ok()) return nullptr;
   return trainer;

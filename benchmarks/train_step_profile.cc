@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (int i = 0; i < 2; ++i) (void)trainer->Step();  // warm-up
-  diffmem::diffusion::StepTimes times;
+  diffmem::training::StepTimes times;
   // (Not TLSLegacyProfilerGuard: its destructor needs glog, which LibTorch
   // does not export.)
   profiler::enableProfilerLegacy(

@@ -22,8 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "util/atomic_file.h"
 #include "data/dataset.h"
+#include "util/atomic_file.h"
 
 namespace diffmem {
 namespace data {

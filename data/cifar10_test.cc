@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "util/atomic_file.h"
 #include "gtest/gtest.h"
+#include "util/atomic_file.h"
 
 namespace diffmem::data {
 namespace {

@@ -27,8 +27,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "util/atomic_file.h"
 #include "data/dataset.h"
+#include "util/atomic_file.h"
 
 namespace diffmem {
 namespace data {

@@ -26,9 +26,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "util/atomic_file.h"
 #include "data/dataset.h"
 #include "data/dataset_json.h"
+#include "util/atomic_file.h"
 
 namespace diffmem {
 namespace data {

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "util/atomic_file.h"
 #include "data/png.h"
 #include "gtest/gtest.h"
+#include "util/atomic_file.h"
 
 namespace diffmem::data {
 namespace {

@@ -2,10 +2,10 @@
 
 #include <string>
 
-#include "util/atomic_file.h"
 #include "data/image_grid.h"
 #include "data/pixels.h"
 #include "gtest/gtest.h"
+#include "util/atomic_file.h"
 
 namespace diffmem::data {
 namespace {

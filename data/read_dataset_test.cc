@@ -4,13 +4,13 @@
 #include <string>
 #include <vector>
 
-#include "util/atomic_file.h"
 #include "data/cifar10.h"
 #include "data/data_factors.h"
 #include "data/idx.h"
 #include "data/png.h"
 #include "data/zip_dataset.h"
 #include "gtest/gtest.h"
+#include "util/atomic_file.h"
 
 namespace diffmem::data {
 namespace {

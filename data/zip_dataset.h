@@ -36,11 +36,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "util/atomic_file.h"
 #include "data/dataset.h"
 #include "data/dataset_json.h"
 #include "data/png.h"
 #include "data/png_folder.h"
+#include "util/atomic_file.h"
 
 namespace diffmem {
 namespace data {

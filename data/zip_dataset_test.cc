@@ -10,10 +10,10 @@
 #include <utility>
 #include <vector>
 
-#include "util/atomic_file.h"
 #include "data/idx.h"
 #include "data/png.h"
 #include "gtest/gtest.h"
+#include "util/atomic_file.h"
 
 namespace diffmem::data {
 namespace {

@@ -10,7 +10,9 @@
 //   returning D(x;σ) as float32 N×C×H×W.
 // Optionally a denoiser offers `double round_sigma(double) const`; samplers
 // then snap their noise levels to it (needed where σ is discrete, iDDPM).
-// IsDenoiser<D>::value checks the concept, HasRoundSigma<D>::value the option.
+// IsDenoiser<D>::value checks the concept, HasRoundSigma<D>::value the option;
+// HasSigmaRange<D>::value whether it offers sigma_min()/sigma_max().
+// AnyDenoiser holds any denoiser behind std::function (MakeAnyDenoiser).
 //
 // NETWORK concept (the raw F): anything with
 //   net->forward(torch::Tensor x, torch::Tensor c_noise /*float32 N*/,
@@ -27,7 +29,10 @@
 #define DIFFMEM_DIFFUSION_DENOISER_H_
 
 #include <torch/types.h>
+#include <torch/utils.h>
 
+#include <cmath>
+#include <functional>
 #include <type_traits>
 #include <utility>
 
@@ -51,6 +56,16 @@ template <class D>
 struct HasRoundSigma<D, std::enable_if_t<std::is_convertible<
                             decltype(std::declval<const D&>().round_sigma(1.0)), double>::value>>
     : std::true_type {};
+
+// A denoiser that offers its σ range (`sigma_min()`, `sigma_max()`): samplers
+// then clamp their noise levels to it.
+template <class D, class = void>
+struct HasSigmaRange : std::false_type {};
+template <class D>
+struct HasSigmaRange<D, std::enable_if_t<std::is_convertible<decltype(std::declval<const D&>().sigma_min()),
+                                                             double>::value &&
+                                         std::is_convertible<decltype(std::declval<const D&>().sigma_max()),
+                                                             double>::value>> : std::true_type {};
 
 template <class Net, class = void>
 struct IsNetwork : std::false_type {};
@@ -105,6 +120,36 @@ class Denoiser {
   mutable Net net_;  // forward() of a torch module is non-const
   Precond precond_;
 };
+
+// A DENOISER behind std::function, so callbacks need no template: also
+// forwards the σ range and round_sigma of the denoiser it wraps.
+struct AnyDenoiser {
+  std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)> fn;
+  double min_sigma = 0;
+  double max_sigma = INFINITY;
+  std::function<double(double)> round;
+
+  torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& sigma, const torch::Tensor& labels) const {
+    return fn(x, sigma, labels);
+  }
+  double sigma_min() const { return min_sigma; }
+  double sigma_max() const { return max_sigma; }
+  double round_sigma(double sigma) const { return round ? round(sigma) : sigma; }
+};
+
+// Wraps a Denoiser<Precond, Net>: evaluation runs without gradients.
+template <class Precond, class Net>
+AnyDenoiser MakeAnyDenoiser(Denoiser<Precond, Net> d) {
+  AnyDenoiser a;
+  a.min_sigma = d.sigma_min();
+  a.max_sigma = d.sigma_max();
+  a.round = [d](double s) { return d.round_sigma(s); };
+  a.fn = [d](const torch::Tensor& x, const torch::Tensor& sigma, const torch::Tensor& labels) {
+    torch::NoGradGuard no_grad;
+    return d(x, sigma, labels);
+  };
+  return a;
+}
 
 }  // namespace diffusion
 }  // namespace diffmem

@@ -100,18 +100,6 @@ struct SamplerOptions {
 // Called after step i (0-based) with the noise level σ_{i+1} reached.
 using StepCallback = std::function<void(int step, double sigma)>;
 
-namespace internal_edm_sampler {
-
-template <class D, class = void>
-struct HasSigmaRange : std::false_type {};
-template <class D>
-struct HasSigmaRange<D, std::enable_if_t<std::is_convertible<decltype(std::declval<const D&>().sigma_min()),
-                                                             double>::value &&
-                                         std::is_convertible<decltype(std::declval<const D&>().sigma_max()),
-                                                             double>::value>> : std::true_type {};
-
-}  // namespace internal_edm_sampler
-
 template <class Solver = HeunSolver, class Steps = EdmRhoSteps>
 class EdmSampler {
   static_assert(IsSolver<Solver>::value, "Solver must be HeunSolver or EulerSolver");
@@ -140,7 +128,7 @@ class EdmSampler {
   std::vector<double> SigmasFor(const D& denoiser) const {
     std::vector<double> t = sigmas_;
     for (size_t i = 0; i + 1 < t.size(); ++i) {
-      if constexpr (internal_edm_sampler::HasSigmaRange<D>::value) {
+      if constexpr (HasSigmaRange<D>::value) {
         t[i] = std::min(std::max(t[i], static_cast<double>(denoiser.sigma_min())),
                         static_cast<double>(denoiser.sigma_max()));
       }

@@ -69,7 +69,7 @@ EdmSeedSample SampleWithEdmSeeds(const EdmSampler<Solver, Steps>& sampler, D& de
                                  const std::vector<uint64_t>& seeds, torch::IntArrayRef sample_shape,
                                  int64_t label_dim = 0, int64_t class_label = -1, torch::Device device = torch::kCPU,
                                  const StepCallback& callback = StepCallback()) {
-  if constexpr (std::is_same<Steps, EdmRhoSteps>::value && internal_edm_sampler::HasSigmaRange<D>::value) {
+  if constexpr (std::is_same<Steps, EdmRhoSteps>::value && HasSigmaRange<D>::value) {
     EdmRhoSteps::Options range = sampler.step_options();
     range.sigma_min = std::max(range.sigma_min, static_cast<double>(denoiser.sigma_min()));
     range.sigma_max = std::min(range.sigma_max, static_cast<double>(denoiser.sigma_max()));

@@ -5,12 +5,12 @@
 #include <vector>
 
 #include "diffusion/denoiser.h"
-#include "diffusion/edm_architecture.h"
 #include "diffusion/edm_sampler.h"
-#include "diffusion/edm_state_dict.h"
 #include "diffusion/seeded_noise.h"
-#include "diffusion/state_dict_file.h"
 #include "gtest/gtest.h"
+#include "networks/edm_architecture.h"
+#include "networks/edm_state_dict.h"
+#include "networks/state_dict_file.h"
 #include "testing/edm_fixtures.h"
 
 namespace diffmem {
@@ -29,38 +29,38 @@ std::vector<uint64_t> Seeds(const torch::Tensor& t) {
 // (noise.pt): latents, labels, then float64 step noise, bit for bit. One seed
 // is 2^32 + 7, which EDM takes mod 2^32.
 TEST(EdmSeedsTest, PerSeedDrawsAreEdmsBitForBit) {
-  const StateDict ref = ReadEdmFixture("noise.pt");
-  const std::vector<uint64_t> seeds = Seeds(*FindTensor(ref, "seeds"));
+  const networks::StateDict ref = ReadEdmFixture("noise.pt");
+  const std::vector<uint64_t> seeds = Seeds(*networks::FindTensor(ref, "seeds"));
   ASSERT_EQ(seeds.back(), (uint64_t{1} << 32) + 7);
   PerSeedNoise noise(seeds);
-  EXPECT_TRUE(torch::equal(noise.Randn({3, 8, 8}), *FindTensor(ref, "latents")));
-  EXPECT_TRUE(torch::equal(noise.RandInt(10), *FindTensor(ref, "labels")));
-  const torch::Tensor steps = *FindTensor(ref, "step_noise");
+  EXPECT_TRUE(torch::equal(noise.Randn({3, 8, 8}), *networks::FindTensor(ref, "latents")));
+  EXPECT_TRUE(torch::equal(noise.RandInt(10), *networks::FindTensor(ref, "labels")));
+  const torch::Tensor steps = *networks::FindTensor(ref, "step_noise");
   EXPECT_TRUE(torch::equal(noise.Randn({3, 8, 8}, torch::kFloat64), steps[0]));
   EXPECT_TRUE(torch::equal(noise.Randn({3, 8, 8}, torch::kFloat64), steps[1]));
   // SeedLabels: the same classes, on their own.
-  EXPECT_TRUE(torch::equal(SeedLabels(seeds, {3, 8, 8}, 10), *FindTensor(ref, "labels")));
+  EXPECT_TRUE(torch::equal(SeedLabels(seeds, {3, 8, 8}, 10), *networks::FindTensor(ref, "labels")));
 }
 
 class EdmSamplerReference : public ::testing::Test {
  protected:
   void SetUp() override {
-    const StateDict sd = ReadEdmFixture("ddpmpp_vp.pt");
-    absl::StatusOr<NetworkConfig> c = InferEdmNetwork(sd, "ddpmpp_vp.pt", "vp");
+    const networks::StateDict sd = ReadEdmFixture("ddpmpp_vp.pt");
+    absl::StatusOr<networks::NetworkConfig> c = networks::InferEdmNetwork(sd, "ddpmpp_vp.pt", "vp");
     ASSERT_TRUE(c.ok()) << c.status();
-    net_ = UNet<DdpmppSpec>(c->unet);
-    ASSERT_TRUE((LoadEdmStateDict<VpPreconditioner>(sd, "ddpmpp_vp.pt", net_).ok()));
+    net_ = networks::UNet<networks::DdpmppSpec>(c->unet);
+    ASSERT_TRUE((networks::LoadEdmStateDict<VpPreconditioner>(sd, "ddpmpp_vp.pt", net_).ok()));
     net_->eval();
     ref_ = ReadEdmFixture("sampler.pt");
-    seeds_ = Seeds(*FindTensor(ref_, "seeds"));
+    seeds_ = Seeds(*networks::FindTensor(ref_, "seeds"));
   }
   // max |a − b| / max |b|.
   static double RelativeError(const torch::Tensor& a, const torch::Tensor& b) {
     return (a.to(torch::kFloat64) - b).abs().max().item<double>() / b.abs().max().item<double>();
   }
 
-  UNet<DdpmppSpec> net_ = nullptr;
-  StateDict ref_;
+  networks::UNet<networks::DdpmppSpec> net_ = nullptr;
+  networks::StateDict ref_;
   std::vector<uint64_t> seeds_;
 };
 
@@ -68,7 +68,7 @@ class EdmSamplerReference : public ::testing::Test {
 // random classes and, up to float rounding, the same images, with and
 // without churn restricted to S_min <= σ <= S_max.
 TEST_F(EdmSamplerReference, ImagesAreEdms) {
-  Denoiser<VpPreconditioner, UNet<DdpmppSpec>> denoiser(net_);
+  Denoiser<VpPreconditioner, networks::UNet<networks::DdpmppSpec>> denoiser(net_);
   SamplerOptions churn;
   churn.s_churn = 10;
   churn.s_min = 0.05;
@@ -78,8 +78,8 @@ TEST_F(EdmSamplerReference, ImagesAreEdms) {
     const bool stochastic = std::string(name) == "churn";
     EdmSampler<HeunSolver, EdmRhoSteps> sampler(stochastic ? churn : SamplerOptions());
     EdmSeedSample s = SampleWithEdmSeeds(sampler, denoiser, seeds_, {3, 8, 8}, /*label_dim=*/3);
-    EXPECT_TRUE(torch::equal(s.labels, *FindTensor(ref_, std::string(name) + "_labels"))) << name;
-    const torch::Tensor want = *FindTensor(ref_, name);
+    EXPECT_TRUE(torch::equal(s.labels, *networks::FindTensor(ref_, std::string(name) + "_labels"))) << name;
+    const torch::Tensor want = *networks::FindTensor(ref_, name);
     const double err = RelativeError(s.images, want);
     std::printf("%s: max |diff| / max |EDM| = %.3g (max |EDM| = %.4g)\n", name, err, want.abs().max().item<double>());
     EXPECT_LT(err, 1e-5) << name;
@@ -96,10 +96,10 @@ TEST_F(EdmSamplerReference, ImagesAreEdms) {
   // The same weights under VE preconditioning: EDM discretizes σ in [0.02, 80],
   // where diffmem's own sampler clamps the levels of [0.002, 80] to σ >= 0.02.
   {
-    Denoiser<VePreconditioner, UNet<DdpmppSpec>> ve(net_);
+    Denoiser<VePreconditioner, networks::UNet<networks::DdpmppSpec>> ve(net_);
     EdmSampler<HeunSolver, EdmRhoSteps> plain;
     EdmSeedSample s = SampleWithEdmSeeds(plain, ve, seeds_, {3, 8, 8}, /*label_dim=*/3);
-    const torch::Tensor want = *FindTensor(ref_, "ve");
+    const torch::Tensor want = *networks::FindTensor(ref_, "ve");
     const double err = RelativeError(s.images, want);
     std::printf("ve: max |diff| / max |EDM| = %.3g\n", err);
     EXPECT_LT(err, 1e-5);

@@ -7,6 +7,7 @@
 // and says how training draws σ and weights the loss. Its interface
 // (all const members; σ tensors of any shape, results in σ's dtype):
 //   static constexpr const char* kName;                            // "edm", "vp", ... (network.h's registry)
+//   static constexpr const char* kEdmClass;                        // "EDMPrecond", "VPPrecond", ... (EDM's name)
 //   torch::Tensor c_skip(const torch::Tensor& sigma) const;
 //   torch::Tensor c_out(const torch::Tensor& sigma) const;
 //   torch::Tensor c_in(const torch::Tensor& sigma) const;
@@ -48,6 +49,7 @@ namespace diffusion {
 // Variance preserving (Song et al. 2021; EDM Table 1, "VP" column).
 struct VpPreconditioner {
   static constexpr const char* kName = "vp";
+  static constexpr const char* kEdmClass = "VPPrecond";  // its class in EDM's training/networks.py
   double beta_d = 19.9;
   double beta_min = 0.1;
   double m = 1000;           // c_noise spans [0, M − 1]
@@ -73,6 +75,7 @@ struct VpPreconditioner {
 // Variance exploding (Song et al. 2021; EDM Table 1, "VE" column).
 struct VePreconditioner {
   static constexpr const char* kName = "ve";
+  static constexpr const char* kEdmClass = "VEPrecond";  // its class in EDM's training/networks.py
   double min_sigma = 0.02;   // training σ is log-uniform in [min_sigma, max_sigma]
   double max_sigma = 100;
 
@@ -97,6 +100,7 @@ struct VePreconditioner {
 class IddpmPreconditioner {
  public:
   static constexpr const char* kName = "iddpm";
+  static constexpr const char* kEdmClass = "iDDPMPrecond";  // its class in EDM's training/networks.py
   struct Options {
     int m = 1000;
     double c_1 = 0.001;
@@ -158,6 +162,7 @@ class IddpmPreconditioner {
 // EDM's own preconditioning (Karras et al. 2022, Table 1, "Ours" column).
 struct EdmPreconditioner {
   static constexpr const char* kName = "edm";
+  static constexpr const char* kEdmClass = "EDMPrecond";  // its class in EDM's training/networks.py
   double sigma_data = 0.5;
   double p_mean = -1.2;    // training ln σ ~ N(P_mean, P_std²)
   double p_std = 1.2;

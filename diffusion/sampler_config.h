@@ -92,7 +92,7 @@ template <class D, class F>
 absl::Status VisitSampler(const SamplerConfig& c, const D& denoiser, F&& f) {
   if (absl::Status s = ValidateSamplerConfig(c); !s.ok()) return s;
   double lo = 0, hi = std::numeric_limits<double>::infinity();
-  if constexpr (internal_edm_sampler::HasSigmaRange<D>::value) {
+  if constexpr (HasSigmaRange<D>::value) {
     lo = denoiser.sigma_min();
     hi = denoiser.sigma_max();
   }

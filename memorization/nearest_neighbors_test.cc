@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "testing/reference_distance.h"
 #include "memorization/distance.h"
+#include "testing/reference_distance.h"
 
 namespace diffmem {
 namespace memorization {

@@ -4,7 +4,7 @@
 // rank holds the same model; each takes its slice of every global batch
 // (GlobalBatchSlice) and the gradients are averaged over ranks before the
 // optimizer step, so W ranks × B/W images step like one process × B up to
-// the order of float additions. diffusion::Trainer's use:
+// the order of float additions. training::Trainer's use:
 // - σ and the noise of image i depend on i's place in the global batch, not
 //   on the rank: every rank draws the whole batch's σ and noise from the
 //   shared seeded generator and keeps its rows (cost: the global batch's

@@ -21,7 +21,7 @@ EmmRunRecord MakeRun(int64_t n, int memorized, int samples) {
   r.ci_high = std::min(1.0, r.ratio + 0.05);
   r.optimum_ratio = 1.0;
   r.optimum_samples = samples;
-  r.weights = diffusion::Weights::kEma;
+  r.weights = training::Weights::kEma;
   r.train_steps = 100 * n;
   r.train_images = 6400 * n;
   r.stop = memorized == samples ? RunStop::kPassed : RunStop::kPlateaued;

@@ -29,7 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "diffusion/network.h"
+#include "networks/network.h"
 #include "study/study_config.h"
 #include "util/type_registry.h"
 
@@ -135,7 +135,7 @@ struct EmbeddingFactor {
   static constexpr const char* kName = "embedding";
   static constexpr const char* kValues = "positional, fourier or default";
   static absl::Status Apply(EmmStudyConfig& c, const std::string& value) {
-    absl::StatusOr<diffusion::NoiseEmbedding> e = diffusion::ParseNoiseEmbedding(value);
+    absl::StatusOr<networks::NoiseEmbedding> e = networks::ParseNoiseEmbedding(value);
     if (!e.ok()) return e.status();
     c.network.unet.embedding(*e);
     return absl::OkStatus();
@@ -146,7 +146,7 @@ struct SkipMaskFactor {
   static constexpr const char* kName = "skip_mask";
   static constexpr const char* kValues = "one 0/1 per skip, or all";
   static absl::Status Apply(EmmStudyConfig& c, const std::string& value) {
-    absl::StatusOr<std::vector<bool>> m = diffusion::ParseSkipMask(value);
+    absl::StatusOr<std::vector<bool>> m = networks::ParseSkipMask(value);
     if (!m.ok()) return m.status();
     c.network.unet.skip_mask(*m);
     return absl::OkStatus();
@@ -184,7 +184,7 @@ struct EmaFactor {
   static absl::Status Apply(EmmStudyConfig& c, const std::string& value) {
     absl::StatusOr<double> d = internal_factors::Number(value);
     if (!d.ok()) return absl::InvalidArgumentError("expected a decay in [0, 1)");
-    c.train.ema_schedule = diffusion::EmaSchedule::kFixed;
+    c.train.ema_schedule = training::EmaSchedule::kFixed;
     c.train.ema_beta = *d;
     return absl::OkStatus();
   }

@@ -46,7 +46,7 @@ TEST(FactorsTest, EachFactorChangesItsSetting) {
   EXPECT_EQ(c.train.steps, 300);
   c = base;
   ASSERT_TRUE(ApplyFactor(c, "embedding", "fourier").ok());
-  EXPECT_EQ(c.network.unet.embedding(), diffusion::NoiseEmbedding::kFourier);
+  EXPECT_EQ(c.network.unet.embedding(), networks::NoiseEmbedding::kFourier);
   c = base;
   ASSERT_TRUE(ApplyFactor(c, "skip_mask", "101").ok());
   EXPECT_EQ(c.network.unet.skip_mask(), (std::vector<bool>{true, false, true}));

@@ -15,9 +15,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "diffusion/paper_recipe.h"
-#include "diffusion/unet.h"
+#include "networks/unet.h"
 #include "study/study_config.h"
+#include "training/paper_recipe.h"
 #include "util/type_registry.h"
 
 namespace diffmem {
@@ -37,18 +37,18 @@ struct FashionCpuPreset {
     c.network.spec = "ddpmpp";
     c.network.precond = "edm";
     c.network.unet =
-        diffusion::UNetOptions(8, 1, 1).model_channels(32).channel_mult({1, 2}).num_blocks(1).attn_resolutions({}).dropout(0);
+        networks::UNetOptions(8, 1, 1).model_channels(32).channel_mult({1, 2}).num_blocks(1).attn_resolutions({}).dropout(0);
     c.train.batch_size = 64;
     c.train.lr = 1e-3;
     c.train.steps = 1200;  // the longest a run trains; early stopping usually ends it sooner
-    c.train.ema_schedule = diffusion::EmaSchedule::kFixed;
+    c.train.ema_schedule = training::EmaSchedule::kFixed;
     c.train.ema_beta = 0.99;
     c.train.checkpoint_every = 1000;  // capped at probe_every by the study
     c.train.log_every = 100;
     c.samples = 128;
     c.probe_samples = 64;  // 32 could never "pass": the Wilson low of 32/32 is 0.893 < 0.9
     c.probe_every = 150;
-    c.weights = diffusion::Weights::kRaw;
+    c.weights = training::Weights::kRaw;
     c.early_stop_min_fraction = 0.5;
     c.search.n_min = 10;
     c.search.n_start = 10;
@@ -62,7 +62,7 @@ struct FashionCpuPreset {
 };
 
 // The paper's CIFAR-10 setup (Gu et al.; the authors' scripts on EDM's code):
-// the network and training recipe of diffusion/paper_recipe.h (DDPM++, VP,
+// the network and training recipe of training/paper_recipe.h (DDPM++, VP,
 // 40k epochs, data-ratio EMA, 200-epoch warm-up, snapshots every 2.5 Mimg),
 // class-balanced first-N subsets, lower resolutions by PIL's Lanczos, and
 // each N's ratio the highest over its snapshots after the first, 10 000
@@ -77,13 +77,13 @@ struct PaperCifar10Preset {
     c.data.subset = "balanced";
     c.data.labels = "none";
     c.data.resize = "lanczos";
-    c.network = diffusion::PaperNetwork();
-    c.train = diffusion::PaperTraining();
+    c.network = training::PaperNetwork();
+    c.train = training::PaperTraining();
     c.samples = 10000;
     c.sample_seed = 0;
     c.probe_every = 0;
     c.early_stop = false;
-    c.weights = diffusion::Weights::kEma;
+    c.weights = training::Weights::kEma;
     c.scoring = Scoring::kMaxOverSnapshots;
     c.search.n_min = 500;
     c.search.n_start = 1000;

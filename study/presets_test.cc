@@ -20,7 +20,7 @@ TEST(PresetsTest, FashionCpuIsTheSmallCpuStudy) {
   EXPECT_EQ(c.data.pad, 2);
   EXPECT_EQ(c.network.unet.model_channels(), 32);
   EXPECT_EQ(c.train.steps, 1200);
-  EXPECT_EQ(c.weights, diffusion::Weights::kRaw);
+  EXPECT_EQ(c.weights, training::Weights::kRaw);
   EXPECT_EQ(c.search.max_runs, 6);
   EXPECT_EQ(c.search.extra_n, (std::vector<int64_t>{320}));
   EXPECT_TRUE(ValidateEmmStudyConfig(c).ok());
@@ -41,13 +41,13 @@ TEST(PresetsTest, PaperCifar10FollowsThePaper) {
   EXPECT_EQ(c.train.batch_size, 512);
   EXPECT_DOUBLE_EQ(c.train.lr, 2e-4);
   EXPECT_DOUBLE_EQ(c.train.epochs, 40000);
-  EXPECT_EQ(c.weights, diffusion::Weights::kEma);
+  EXPECT_EQ(c.weights, training::Weights::kEma);
   EXPECT_EQ(c.samples, 10000);
   EXPECT_EQ(c.sample_seed, 0u);  // seeds 0-9999
   EXPECT_EQ(c.data_spec, "");  // the user names CIFAR-10 (--data)
-  // The recipe is diffusion/paper_recipe.h's, whole (pinned there setting by setting).
-  EXPECT_EQ(diffusion::TrainOptionsToJson(c.train), diffusion::TrainOptionsToJson(diffusion::PaperTraining()));
-  EXPECT_EQ(diffusion::NetworkConfigToJson(c.network), diffusion::NetworkConfigToJson(diffusion::PaperNetwork()));
+  // The recipe is training/paper_recipe.h's, whole (pinned there setting by setting).
+  EXPECT_EQ(training::TrainOptionsToJson(c.train), training::TrainOptionsToJson(training::PaperTraining()));
+  EXPECT_EQ(networks::NetworkConfigToJson(c.network), networks::NetworkConfigToJson(training::PaperNetwork()));
   // Lower resolutions by PIL's Lanczos; class-balanced first-N subsets, unconditional.
   EXPECT_EQ(c.data.resize, "lanczos");
   EXPECT_EQ(c.data.subset, "balanced");

@@ -70,10 +70,12 @@ inline absl::Status PrepareEmmStudy(const std::string& dir, const EmmStudyConfig
   return util::WriteJsonFile(path, now);
 }
 
-inline absl::StatusOr<EmmStudyConfig> ReadEmmStudyConfig(const std::string& dir) {
+// `metrics`: what this binary offers (EmmStudyConfigFromJson).
+inline absl::StatusOr<EmmStudyConfig> ReadEmmStudyConfig(
+    const std::string& dir, const memorization::MetricRegistry& metrics = memorization::MetricRegistryOf<>()) {
   absl::StatusOr<nlohmann::json> j = util::ReadJsonFile(EmmStudyConfigPath(dir));
   if (!j.ok()) return j.status();
-  return EmmStudyConfigFromJson(*j, EmmStudyConfigPath(dir));
+  return EmmStudyConfigFromJson(*j, EmmStudyConfigPath(dir), metrics);
 }
 
 // The finished runs of a study (those with emm_result.json), ascending N.

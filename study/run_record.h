@@ -28,10 +28,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "diffusion/weights.h"
 #include "study/emm_early_stop.h"
 #include "study/emm_search.h"
 #include "study/emm_search_json.h"
+#include "training/weights.h"
 #include "util/enum_names.h"
 #include "util/json_fields.h"
 #include "util/json_file.h"
@@ -86,7 +86,7 @@ struct EmmRunRecord {
   int64_t samples = 0, memorized = 0;   // the final measurement
   std::optional<double> optimum_ratio;  // the empirical optimum's ratio for the same training set
   int64_t optimum_samples = 0;
-  diffusion::Weights weights = diffusion::Weights::kRaw;  // which weights were scored
+  training::Weights weights = training::Weights::kRaw;  // which weights were scored
   int64_t train_steps = 0, train_images = 0;
   RunStop stop = RunStop::kDuration;
   std::string stop_reason;
@@ -187,7 +187,7 @@ inline absl::StatusOr<EmmRunRecord> EmmRunRecordFromJson(const nlohmann::json& j
   r.memorized = f.Integer("memorized");
   r.optimum_ratio = f.OptionalNumber("optimum_ratio");
   r.optimum_samples = f.Integer("optimum_samples");
-  absl::StatusOr<diffusion::Weights> weights = ParseEnum<diffusion::Weights>(f.String("weights"), "weights");
+  absl::StatusOr<training::Weights> weights = ParseEnum<training::Weights>(f.String("weights"), "weights");
   f.Check(weights.ok(), "weights", "must be \"raw\" or \"ema\"");
   r.train_steps = f.Integer("train_steps");
   r.train_images = f.Integer("train_images");

@@ -19,7 +19,7 @@ EmmRunRecord Record() {
   r.ci_high = 0.98;
   r.optimum_ratio = 1.0;
   r.optimum_samples = 64;
-  r.weights = diffusion::Weights::kEma;
+  r.weights = training::Weights::kEma;
   r.train_steps = 4000;
   r.train_images = 256000;
   r.stop = RunStop::kPassed;

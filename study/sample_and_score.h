@@ -5,7 +5,8 @@
 // seeded: the same classes //tools:sample asks for), turn the samples into
 // pixels as they would be saved, and compute their memorization ratio against
 // the training images in pixel space with the study's metric (looked up by
-// name in memorization::DistanceMetrics).
+// name in the settings' memorization::MetricRegistry: the built-in metrics,
+// or those of the binary that runs the study).
 //
 //   ScoreSettings                  — metric, threshold, sampler (ScoreSettingsOf(study config))
 //   SeedRange(first, count)        — first, first+1, …
@@ -30,10 +31,9 @@
 #include "data/pixels.h"
 #include "diffusion/edm_seeds.h"
 #include "diffusion/sampler_config.h"
-#include "memorization/distance.h"
 #include "memorization/memorization_ratio.h"
+#include "memorization/metric_registry.h"
 #include "study/study_config.h"
-#include "util/type_registry.h"
 
 namespace diffmem {
 namespace study {
@@ -48,7 +48,8 @@ inline constexpr uint64_t kProbeSeedOffset = 1000000007ull;
 
 // How samples are drawn and judged.
 struct ScoreSettings {
-  std::string metric = "l2";           // a name of memorization::DistanceMetrics
+  std::string metric = "l2";           // a name in `metrics`
+  memorization::MetricRegistry metrics = memorization::MetricRegistryOf<>();
   double ratio_threshold = 1.0 / 3.0;  // memorized when d1/d2 < this
   double confidence = 0.95;            // level of the ratio's Wilson interval
   diffusion::SamplerConfig sampler;    // EDM Heun, 18 steps by default
@@ -57,6 +58,7 @@ struct ScoreSettings {
 inline ScoreSettings ScoreSettingsOf(const EmmStudyConfig& c) {
   ScoreSettings s;
   s.metric = c.metric;
+  s.metrics = c.metrics;
   s.ratio_threshold = c.ratio_threshold;
   s.sampler.num_steps = c.sampler_steps;
   return s;
@@ -85,13 +87,9 @@ absl::StatusOr<Scored> SampleAndScore(const ScoreSettings& c, D& denoiser, const
   memorization::MemorizationOptions mo;
   mo.threshold = c.ratio_threshold;
   mo.confidence = c.confidence;
-  absl::StatusOr<memorization::MemorizationReport> report = VisitByName<memorization::DistanceMetrics>(
-      c.metric, "metric", [&](auto metric) -> absl::StatusOr<memorization::MemorizationReport> {
-        using Metric = typename decltype(metric)::type;
-        // On `device`: the search runs where the training images are.
-        return memorization::MemorizationRatio<Metric>(out.pixels.to(device, torch::kFloat32),
-                                                       train.images.to(device, torch::kFloat32), mo);
-      });
+  // On `device`: the search runs where the training images are.
+  absl::StatusOr<memorization::MemorizationReport> report = c.metrics.Ratio(
+      c.metric, out.pixels.to(device, torch::kFloat32), train.images.to(device, torch::kFloat32), mo);
   if (!report.ok()) return report.status();
   out.report = *std::move(report);
   return out;

@@ -6,8 +6,8 @@
 
 #include "data/idx.h"
 #include "data/subsets.h"
-#include "gtest/gtest.h"
 #include "diffusion/edm_seeds.h"
+#include "gtest/gtest.h"
 #include "memorization/optimal_denoiser.h"
 
 namespace diffmem {

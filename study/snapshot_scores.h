@@ -38,12 +38,12 @@
 #include "absl/strings/str_format.h"
 #include "data/data_factors.h"
 #include "data/dataset.h"
-#include "diffusion/checkpoint_denoiser.h"
-#include "diffusion/network.h"
-#include "diffusion/run_dir.h"
-#include "diffusion/weights.h"
+#include "networks/network.h"
 #include "study/run_record.h"
 #include "study/sample_and_score.h"
+#include "training/checkpoint_denoiser.h"
+#include "training/run_dir.h"
+#include "training/weights.h"
 #include "util/json_file.h"
 
 namespace diffmem {
@@ -64,7 +64,7 @@ enum class FirstSnapshot { kSkip, kScoreForTheRecord };
 inline absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> ListSnapshots(const std::string& run_dir) {
   std::vector<std::pair<int64_t, std::string>> out;
   std::error_code ec;
-  const std::string dir = diffusion::RunSnapshotDir(run_dir);
+  const std::string dir = training::RunSnapshotDir(run_dir);
   if (!std::filesystem::is_directory(dir, ec)) return out;
   static const std::regex kName("network-snapshot-([0-9]+)\\.pt");
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
@@ -80,7 +80,7 @@ inline absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> ListSnapshot
 // The training set of a run, as its config.json's data block names it, with
 // the labels only a conditional network saw.
 inline absl::StatusOr<data::Dataset> LoadRunTrainingSet(const std::string& run_dir) {
-  const std::string path = diffusion::RunConfigPath(run_dir);
+  const std::string path = training::RunConfigPath(run_dir);
   absl::StatusOr<nlohmann::json> config = util::ReadJsonFile(path);
   if (!config.ok()) return config.status();
   if (!config->contains("data") || !config->contains("network")) {
@@ -89,7 +89,7 @@ inline absl::StatusOr<data::Dataset> LoadRunTrainingSet(const std::string& run_d
   absl::StatusOr<std::pair<std::string, data::DataFactors>> source =
       data::DataSourceFromJson(config->at("data"), absl::StrCat(path, ": data"));
   if (!source.ok()) return source.status();
-  absl::StatusOr<diffusion::NetworkConfig> net = diffusion::NetworkConfigFromJson(config->at("network"));
+  absl::StatusOr<networks::NetworkConfig> net = networks::NetworkConfigFromJson(config->at("network"));
   if (!net.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": network: ", net.status().message()));
   absl::StatusOr<data::Dataset> ds = data::LoadDataset(source->first, source->second);
   if (!ds.ok()) return ds.status();
@@ -105,7 +105,7 @@ inline absl::StatusOr<SnapshotSeries> ScoreSnapshots(const ScoreSettings& settin
   if (!all.ok()) return all.status();
   std::vector<std::pair<int64_t, std::string>> snapshots = *std::move(all);
   if (snapshots.empty()) {
-    return absl::NotFoundError(absl::StrCat(diffusion::RunSnapshotDir(run_dir),
+    return absl::NotFoundError(absl::StrCat(training::RunSnapshotDir(run_dir),
                                             ": no snapshots (train with --snapshot_kimg)"));
   }
   const size_t eligible_from = snapshots.size() > 1 ? 1 : 0;
@@ -113,10 +113,10 @@ inline absl::StatusOr<SnapshotSeries> ScoreSnapshots(const ScoreSettings& settin
   const size_t scored_from = first == FirstSnapshot::kSkip ? 0 : eligible_from;  // index of the first eligible score
   SnapshotSeries series;
   for (const auto& [kimg, path] : snapshots) {
-    absl::StatusOr<diffusion::NetworkConfig> network = diffusion::ReadCheckpointNetwork(path);
+    absl::StatusOr<networks::NetworkConfig> network = training::ReadCheckpointNetwork(path);
     if (!network.ok()) return network.status();
     absl::StatusOr<Scored> scored = absl::InternalError("unreachable");
-    absl::Status visited = diffusion::VisitCheckpointDenoiser(path, *network, diffusion::Weights::kEma, device,
+    absl::Status visited = training::VisitCheckpointDenoiser(path, *network, training::Weights::kEma, device,
                                                               [&](auto& denoiser) -> absl::Status {
                                                                 scored = SampleAndScore(settings, denoiser, train,
                                                                                         seeds, device);

@@ -13,8 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "data/data_factors.h"
-#include "diffusion/train.h"
 #include "gtest/gtest.h"
+#include "training/train_network.h"
 #include "util/atomic_file.h"
 
 namespace diffmem {
@@ -28,9 +28,9 @@ data::DataFactors TinyData() {
   return f;
 }
 
-diffusion::NetworkConfig TinyNet() {
-  diffusion::NetworkConfig c;
-  c.unet = diffusion::UNetOptions(4, 1, 1).model_channels(8).channel_mult({1, 1}).num_blocks(1).attn_resolutions({});
+networks::NetworkConfig TinyNet() {
+  networks::NetworkConfig c;
+  c.unet = networks::UNetOptions(4, 1, 1).model_channels(8).channel_mult({1, 1}).num_blocks(1).attn_resolutions({});
   return c;
 }
 
@@ -42,15 +42,15 @@ const std::string& TrainedRun() {
     std::filesystem::remove_all(*d);
     absl::StatusOr<data::Dataset> ds = data::LoadDataset("fashion-mnist:t10k", TinyData());
     EXPECT_TRUE(ds.ok()) << ds.status();
-    diffusion::TrainOptions t;
+    training::TrainOptions t;
     t.batch_size = 32;
     t.steps = 100;  // 3.2 kimg
     t.lr = 1e-3;
     t.snapshot_kimg = 1;
     t.log_every = 100;
     t.device = "cpu";
-    absl::StatusOr<diffusion::TrainResult> r = diffusion::TrainNetwork(
-        TinyNet(), *ds, t, *d, /*resume=*/false, diffusion::TrainCallbacks(),
+    absl::StatusOr<training::TrainResult> r = training::TrainNetwork(
+        TinyNet(), *ds, t, *d, /*resume=*/false, training::TrainCallbacks(),
         data::DataSourceToJson("fashion-mnist:t10k", TinyData()));
     EXPECT_TRUE(r.ok()) << r.status();
     return d;
@@ -64,7 +64,7 @@ TEST(SnapshotScoresTest, ListsTheSeriesInKimgOrder) {
   ASSERT_EQ(list->size(), 3u);  // crossings of 1000, 2000, 3000 images; the end (3200) is kimg 3 again
   for (int64_t i = 0; i < 3; ++i) {
     EXPECT_EQ((*list)[i].first, i + 1);
-    EXPECT_EQ((*list)[i].second, diffusion::RunSnapshotPath(TrainedRun(), i + 1));
+    EXPECT_EQ((*list)[i].second, training::RunSnapshotPath(TrainedRun(), i + 1));
   }
 }
 
@@ -136,9 +136,9 @@ TEST(SnapshotScoresTest, TheFirstSnapshotCountsOnlyWhenAlone) {
 
   const std::string alone = ::testing::TempDir() + "/only_first_snapshot";
   std::filesystem::remove_all(alone);
-  std::filesystem::create_directories(diffusion::RunSnapshotDir(alone));
-  std::filesystem::copy_file(diffusion::RunConfigPath(TrainedRun()), diffusion::RunConfigPath(alone));
-  std::filesystem::copy_file(diffusion::RunSnapshotPath(TrainedRun(), 1), diffusion::RunSnapshotPath(alone, 1));
+  std::filesystem::create_directories(training::RunSnapshotDir(alone));
+  std::filesystem::copy_file(training::RunConfigPath(TrainedRun()), training::RunConfigPath(alone));
+  std::filesystem::copy_file(training::RunSnapshotPath(TrainedRun(), 1), training::RunSnapshotPath(alone, 1));
   for (FirstSnapshot first : {FirstSnapshot::kSkip, FirstSnapshot::kScoreForTheRecord}) {
     absl::StatusOr<SnapshotSeries> one = ScoreSnapshots(settings, alone, *train, SeedRange(0, 4), torch::kCPU, first);
     ASSERT_TRUE(one.ok()) << one.status();

@@ -26,13 +26,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "data/data_factors.h"
-#include "diffusion/network.h"
-#include "diffusion/train_options.h"
-#include "diffusion/weights.h"
-#include "memorization/distance.h"
+#include "memorization/metric_registry.h"
+#include "networks/network.h"
 #include "study/emm_search.h"
 #include "study/emm_search_json.h"
 #include "study/run_record.h"
+#include "training/train_options.h"
+#include "training/weights.h"
 #include "util/enum_names.h"
 #include "util/json_fields.h"
 #include "util/type_registry.h"
@@ -46,15 +46,18 @@ struct EmmStudyConfig {
   data::DataFactors data;
   // Model and training. The network's resolution, channels and label_dim
   // follow each run's data set (label_dim = its class count when it has labels).
-  diffusion::NetworkConfig network;
-  diffusion::TrainOptions train;
+  networks::NetworkConfig network;
+  training::TrainOptions train;
   // Evaluation.
-  std::string metric = "l2";             // a name of memorization::DistanceMetrics
+  std::string metric = "l2";             // a name in `metrics`
+  // The metrics this binary offers (not stored: a study.json names its metric,
+  // the binary that reads it supplies the implementations).
+  memorization::MetricRegistry metrics = memorization::MetricRegistryOf<>();
   double ratio_threshold = 1.0 / 3.0;    // memorized when d1/d2 < this
   int64_t samples = 256;                 // final measurement per run
   int64_t probe_samples = 64;            // the periodic small batch
   int64_t probe_every = 250;             // steps between probes (0: none, no early stop)
-  diffusion::Weights weights = diffusion::Weights::kRaw;  // the weights scored (final scoring)
+  training::Weights weights = training::Weights::kRaw;  // the weights scored (final scoring)
   Scoring scoring = Scoring::kFinal;     // or the best snapshot after the first (EMA weights; needs snapshot_kimg)
   int sampler_steps = 18;                // EDM Heun steps (2·steps − 1 evaluations)
   uint64_t sample_seed = 0;              // final samples use seeds sample_seed, +1, …
@@ -83,11 +86,10 @@ inline absl::Status ValidateEmmStudyConfig(const EmmStudyConfig& c) {
     return bad("data", absl::StrCat("no training data given. ", kNeedCifar10));
   }
   if (absl::Status s = data::ValidateDataFactors(c.data); !s.ok()) return s;
-  if (absl::Status s = diffusion::ValidateTrainOptions(c.train); !s.ok()) return s;
+  if (absl::Status s = training::ValidateTrainOptions(c.train); !s.ok()) return s;
   if (absl::Status s = ValidateEmmSearchOptions(c.search); !s.ok()) return s;
-  if (!InRegistry<memorization::DistanceMetrics>(c.metric)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metric: ", UnknownNameError<memorization::DistanceMetrics>(c.metric, "metric").message()));
+  if (absl::Status s = c.metrics.Check(c.metric); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--metric: ", s.message()));
   }
   if (!(c.ratio_threshold > 0 && c.ratio_threshold <= 1)) return bad("ratio_threshold", "must be in (0, 1]");
   if (c.samples < 1) return bad("samples", "must be >= 1");
@@ -110,8 +112,8 @@ inline nlohmann::json EmmStudyConfigToJson(const EmmStudyConfig& c) {
   return {{"format", "diffmem.emm_study.v1"},
           {"data_spec", c.data_spec},
           {"data", data::DataFactorsToJson(c.data)},
-          {"network", diffusion::NetworkConfigToJson(c.network)},
-          {"training", diffusion::TrainOptionsToJson(c.train)},
+          {"network", networks::NetworkConfigToJson(c.network)},
+          {"training", training::TrainOptionsToJson(c.train)},
           {"evaluation",
            {{"metric", c.metric},
             {"ratio_threshold", c.ratio_threshold},
@@ -132,8 +134,12 @@ inline nlohmann::json EmmStudyConfigToJson(const EmmStudyConfig& c) {
           {"search", EmmSearchOptionsToJson(c.search)}};
 }
 
-inline absl::StatusOr<EmmStudyConfig> EmmStudyConfigFromJson(const nlohmann::json& j, const std::string& where) {
+// `metrics`: what the reading binary offers (its metric must be among them).
+inline absl::StatusOr<EmmStudyConfig> EmmStudyConfigFromJson(
+    const nlohmann::json& j, const std::string& where,
+    const memorization::MetricRegistry& metrics = memorization::MetricRegistryOf<>()) {
   EmmStudyConfig c;
+  c.metrics = metrics;
   util::JsonFields top(j, where);
   top.Check(top.String("format") == "diffmem.emm_study.v1", "format", "must be \"diffmem.emm_study.v1\" (not a diffmem EMM study)");
   c.data_spec = top.String("data_spec");
@@ -147,10 +153,10 @@ inline absl::StatusOr<EmmStudyConfig> EmmStudyConfigFromJson(const nlohmann::jso
   absl::StatusOr<data::DataFactors> factors = data::DataFactorsFromJson(*data, absl::StrCat(where, ": data"));
   if (!factors.ok()) return factors.status();
   c.data = *factors;
-  absl::StatusOr<diffusion::NetworkConfig> net = diffusion::NetworkConfigFromJson(*network);
+  absl::StatusOr<networks::NetworkConfig> net = networks::NetworkConfigFromJson(*network);
   if (!net.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": network: ", net.status().message()));
   c.network = *net;
-  absl::StatusOr<diffusion::TrainOptions> train = diffusion::TrainOptionsFromJson(*training);
+  absl::StatusOr<training::TrainOptions> train = training::TrainOptionsFromJson(*training);
   if (!train.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": training: ", train.status().message()));
   c.train = *train;
   util::JsonFields e(*evaluation, absl::StrCat(where, ": evaluation"));
@@ -159,7 +165,7 @@ inline absl::StatusOr<EmmStudyConfig> EmmStudyConfigFromJson(const nlohmann::jso
   c.samples = e.Integer("samples");
   c.probe_samples = e.Integer("probe_samples");
   c.probe_every = e.Integer("probe_every");
-  absl::StatusOr<diffusion::Weights> weights = ParseEnum<diffusion::Weights>(e.String("weights"), "weights");
+  absl::StatusOr<training::Weights> weights = ParseEnum<training::Weights>(e.String("weights"), "weights");
   e.Check(weights.ok(), "weights", "must be \"raw\" or \"ema\"");
   c.sampler_steps = static_cast<int>(e.Integer("sampler_steps"));
   c.sample_seed = static_cast<uint64_t>(e.Integer("sample_seed"));

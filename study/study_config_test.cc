@@ -34,7 +34,7 @@ TEST(StudyConfigTest, JsonRoundTripsEveryPreset) {
 // The enums are names in study.json, as report.json readers expect.
 TEST(StudyConfigTest, WeightsAreNamesAndMetricsComeFromTheRegistry) {
   EmmStudyConfig c = FashionCpuPreset::Config();
-  c.weights = diffusion::Weights::kEma;
+  c.weights = training::Weights::kEma;
   EXPECT_EQ(EmmStudyConfigToJson(c)["evaluation"]["weights"], "ema");
   for (const std::string& metric : RegistryNames<memorization::DistanceMetrics>()) {
     c.metric = metric;

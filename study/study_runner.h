@@ -37,8 +37,8 @@
 #include "study/study_config.h"
 #include "study/training_run.h"
 #include "util/atomic_file.h"
-#include "util/shell_quote.h"
 #include "util/json_file.h"
+#include "util/shell_quote.h"
 
 namespace diffmem {
 namespace study {

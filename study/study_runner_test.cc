@@ -1,5 +1,5 @@
 // A whole study in-process at tiny sizes (4×4 Fashion-MNIST, an 8-channel
-// UNet, tens of steps): the runs train through diffusion::TrainNetwork into
+// UNet, tens of steps): the runs train through training::TrainNetwork into
 // //tools:train-style run directories, the report and figures come from the
 // finished runs, and a rerun reuses them.
 

@@ -1,5 +1,5 @@
 // One run of an EMM study: trains the study's network on the training set of
-// size N through diffusion::TrainNetwork (the entry point //tools:train uses),
+// size N through training::TrainNetwork (the entry point //tools:train uses),
 // probes its memorization ratio every `probe_every` steps (stopping early
 // when DecideEarlyStop says so), then measures the final ratio on `samples`
 // seeds and the empirical optimum's ratio on the same seeds, and writes the
@@ -34,21 +34,17 @@
 #include "absl/strings/str_format.h"
 #include "data/data_factors.h"
 #include "data/dataset.h"
-#include "data/image_grid.h"
-#include "data/pixels.h"
-#include "diffusion/network.h"
-#include "diffusion/train.h"
-#include "diffusion/train_options.h"
-#include "memorization/optimal_denoiser.h"
-#include "memorization/top_memorized.h"
+#include "networks/network.h"
 #include "parallel/replicas.h"
 #include "study/emm_early_stop.h"
+#include "study/final_measurement.h"
 #include "study/probe.h"
 #include "study/run_layout.h"
 #include "study/run_record.h"
 #include "study/sample_and_score.h"
-#include "study/snapshot_scores.h"
 #include "study/study_config.h"
+#include "training/train_network.h"
+#include "training/train_options.h"
 #include "util/atomic_file.h"
 #include "util/enum_names.h"
 #include "util/json_file.h"
@@ -65,8 +61,8 @@ inline absl::StatusOr<data::Dataset> LoadEmmRunDataset(const EmmStudyConfig& c, 
 }
 
 // The network of a run: sizes and label_dim follow its data set.
-inline diffusion::NetworkConfig EmmRunNetwork(const EmmStudyConfig& c, const data::Dataset& ds) {
-  diffusion::NetworkConfig net = c.network;
+inline networks::NetworkConfig EmmRunNetwork(const EmmStudyConfig& c, const data::Dataset& ds) {
+  networks::NetworkConfig net = c.network;
   net.unet.img_resolution(ds.height()).in_channels(ds.channels()).out_channels(ds.channels());
   net.unet.label_dim(ds.has_labels() ? ds.num_classes : 0);
   return net;
@@ -79,18 +75,6 @@ struct EmmRunContext {
   double study_elapsed_s = 0;  // wall time of the runs finished before this one
 };
 
-using EmmLog = std::function<void(const std::string&)>;
-
-namespace internal_training_run {
-
-inline absl::StatusOr<Scored> ScoreWeights(const EmmStudyConfig& c, diffusion::TrainedModels& m,
-                                           const std::vector<uint64_t>& seeds) {
-  return SampleAndScore(ScoreSettingsOf(c), c.weights == diffusion::Weights::kEma ? m.ema : m.raw, *m.dataset, seeds,
-                        m.device);
-}
-
-}  // namespace internal_training_run
-
 // Trains (or resumes) the run at N as one rank of a data-parallel job
 // (parallel/replicas.h): every rank trains its slice of each global batch;
 // rank 0 alone probes, measures, logs and writes the record, and the others
@@ -101,7 +85,6 @@ inline absl::StatusOr<std::optional<EmmRunRecord>> RunEmmTrainingRunOnRanks(cons
                                                                             const parallel::Replicas& replicas,
                                                                             const EmmRunContext& ctx = {},
                                                                             const EmmLog& log = nullptr) {
-  namespace in = internal_training_run;
   using Clock = std::chrono::steady_clock;
   const std::string rel = EmmRunDirName(n), run_dir = absl::StrCat(study_dir, "/", rel);
   if (util::FileExists(EmmRunResultPath(run_dir))) {
@@ -118,14 +101,14 @@ inline absl::StatusOr<std::optional<EmmRunRecord>> RunEmmTrainingRunOnRanks(cons
   absl::StatusOr<data::Dataset> loaded = LoadEmmRunDataset(c, n);
   if (!loaded.ok()) return loaded.status();
   const data::Dataset ds = *std::move(loaded);
-  const diffusion::NetworkConfig net = EmmRunNetwork(c, ds);
-  diffusion::TrainOptions opts = c.train;
+  const networks::NetworkConfig net = EmmRunNetwork(c, ds);
+  training::TrainOptions opts = c.train;
   if (opts.checkpoint_every == 0 || (c.probe_every > 0 && opts.checkpoint_every > c.probe_every)) {
     opts.checkpoint_every = c.probe_every;  // a killed run loses at most one probe interval
   }
   // Training already ended (finished or stopped early), but the run was killed
   // before its measurement: resume at the stored step, train no further.
-  const std::string train_result = diffusion::RunResultPath(run_dir);
+  const std::string train_result = training::RunResultPath(run_dir);
   if (util::FileExists(train_result)) {
     absl::StatusOr<nlohmann::json> r = util::ReadJsonFile(train_result);
     if (!r.ok()) return r.status();
@@ -133,7 +116,7 @@ inline absl::StatusOr<std::optional<EmmRunRecord>> RunEmmTrainingRunOnRanks(cons
     opts.kimg = opts.epochs = 0;
     if (opts.steps < 1) return absl::DataLossError(absl::StrCat(train_result, ": no step count"));
   }
-  const int64_t total_steps = diffusion::TotalSteps(opts, ds.size());
+  const int64_t total_steps = training::TotalSteps(opts, ds.size());
   EarlyStopOptions es;
   es.epsilon = c.search.epsilon;
   es.confirmations = c.early_stop_confirmations;
@@ -152,13 +135,13 @@ inline absl::StatusOr<std::optional<EmmRunRecord>> RunEmmTrainingRunOnRanks(cons
   absl::Status probe_error;
   const std::vector<uint64_t> probe_seeds = SeedRange(c.sample_seed + kProbeSeedOffset, c.probe_samples);
 
-  diffusion::TrainCallbacks cb;
-  cb.started = [&](const diffusion::TrainStart& s) {
+  training::TrainCallbacks cb;
+  cb.started = [&](const training::TrainStart& s) {
     CutProbeStateAt(probe, s.step);  // probes after the checkpoint are redone
     if (s.step > 0) say(absl::StrFormat(": resuming at step %d/%d", s.step, total_steps));
     session = Clock::now();
   };
-  cb.progress = [&](const diffusion::TrainProgress& p) {
+  cb.progress = [&](const training::TrainProgress& p) {
     if (!log) return;
     std::string last;
     if (!probe.curve.empty()) {
@@ -173,31 +156,31 @@ inline absl::StatusOr<std::optional<EmmRunRecord>> RunEmmTrainingRunOnRanks(cons
   };
   if (c.probe_every > 0) {
     cb.hook_every = c.probe_every;
-    cb.hook = [&](const diffusion::TrainProgress& p, diffusion::TrainedModels& m) {
-      absl::StatusOr<Scored> s = in::ScoreWeights(c, m, probe_seeds);
+    cb.hook = [&](const training::TrainProgress& p, training::TrainedModels& m) {
+      absl::StatusOr<Scored> s = ScoreWeights(c, m, probe_seeds);
       if (!s.ok()) {
         probe_error = s.status();
-        return diffusion::TrainControl::kStop;
+        return training::TrainControl::kStop;
       }
       probe.curve.push_back({p.nimg, s->report.ratio, s->report.ci_low, s->report.ci_high,
                              static_cast<int64_t>(s->report.samples.size())});
       probe.steps.push_back(p.step);
       probe.train_seconds = session_start_s + since(session);
       (void)util::WriteJsonFile(EmmProbePath(run_dir), ProbeStateToJson(probe));
-      if (!c.early_stop) return diffusion::TrainControl::kContinue;
+      if (!c.early_stop) return training::TrainControl::kContinue;
       const EarlyStopDecision d = DecideEarlyStop(es, probe.curve);
-      if (!d.stop()) return diffusion::TrainControl::kContinue;
+      if (!d.stop()) return training::TrainControl::kContinue;
       stopped = d;
       say(absl::StrFormat(": early stop at step %d: %s", p.step, d.reason));
-      return diffusion::TrainControl::kStop;
+      return training::TrainControl::kStop;
     };
   }
-  cb.finished = [&](const diffusion::TrainResult& result, diffusion::TrainedModels& m) -> absl::Status {
+  cb.finished = [&](const training::TrainResult& result, training::TrainedModels& m) -> absl::Status {
     if (!probe_error.ok()) return probe_error;
     rec.train_steps = result.steps;
     rec.train_images = result.nimg;
     rec.train_seconds = session_start_s + since(session);
-    if (!stopped && result.steps < diffusion::TotalSteps(c.train, m.dataset->size())) {
+    if (!stopped && result.steps < training::TotalSteps(c.train, m.dataset->size())) {
       // Resumed after an early stop that was recorded before the kill.
       const EarlyStopDecision d = DecideEarlyStop(es, probe.curve);
       if (d.stop()) stopped = d;
@@ -207,60 +190,13 @@ inline absl::StatusOr<std::optional<EmmRunRecord>> RunEmmTrainingRunOnRanks(cons
     rec.stop_reason = stopped ? stopped->reason : absl::StrCat("trained the full ", result.steps, " steps");
     rec.curve = probe.curve;
 
-    // The final measurement on the full sample count: the final weights, or
-    // the best snapshot after the first.
     const auto eval_start = Clock::now();
-    const std::vector<uint64_t> seeds = SeedRange(c.sample_seed, c.samples);
-    absl::StatusOr<Scored> s = absl::InternalError("not scored");
-    rec.scored_by = c.scoring;
-    if (c.scoring == Scoring::kMaxOverSnapshots) {
-      say(absl::StrFormat(": measuring %d samples per snapshot (EMA weights; the best counts)", c.samples));
-      absl::StatusOr<SnapshotSeries> series = ScoreSnapshots(ScoreSettingsOf(c), run_dir, *m.dataset, seeds, m.device,
-                                                             FirstSnapshot::kSkip, [&](const std::string& line) {
-                                                               say(absl::StrCat(": ", line));
-                                                             });
-      if (!series.ok()) return series.status();
-      rec.snapshots = series->scores;
-      rec.best_snapshot_kimg = series->scores[series->best].kimg;
-      rec.weights = diffusion::Weights::kEma;
-      s = std::move(series->best_scored);
-    } else {
-      say(absl::StrFormat(": measuring %d samples (%s weights)", c.samples, EnumName(c.weights)));
-      s = in::ScoreWeights(c, m, seeds);
-    }
-    if (!s.ok()) return s.status();
-    rec.samples = static_cast<int64_t>(s->report.samples.size());
-    rec.memorized = s->report.memorized;
-    rec.ratio = s->report.ratio;
-    rec.ci_low = s->report.ci_low;
-    rec.ci_high = s->report.ci_high;
-    const data::Dataset& train = *m.dataset;
-    data::GridOptions grid;
-    grid.columns = 16;
-    if (absl::Status w = data::WriteImageGrid(run_dir + "/samples.png",
-                                              s->pixels.narrow(0, 0, std::min<int64_t>(256, s->pixels.size(0))), grid);
-        !w.ok()) {
-      return w;
-    }
-    if (absl::Status w = memorization::WriteTopMemorized(run_dir + "/top_memorized.png", s->report, s->pixels,
-                                                         train.images, 16);
-        !w.ok()) {
-      return w;
-    }
-    if (c.optimum_reference) {
-      // On the run's device: the optimum computes where its training images are.
-      memorization::EmpiricalOptimalDenoiser optimum(data::PixelsToFloat(train.images.to(m.device)),
-                                                     train.has_labels() ? train.labels.to(m.device) : torch::Tensor());
-      absl::StatusOr<Scored> o = SampleAndScore(ScoreSettingsOf(c), optimum, train, seeds, m.device);
-      if (!o.ok()) return o.status();
-      rec.optimum_ratio = o->report.ratio;
-      rec.optimum_samples = static_cast<int64_t>(o->report.samples.size());
-    }
+    if (absl::Status s = MeasureTrainedRun(c, run_dir, m, rec, say); !s.ok()) return s;
     rec.evaluate_seconds = since(eval_start);
     return absl::OkStatus();
   };
-  absl::StatusOr<diffusion::TrainResult> trained =
-      diffusion::TrainNetwork(net, ds, opts, run_dir, /*resume=*/true, cb, data::DataSourceToJson(c.data_spec, [&] {
+  absl::StatusOr<training::TrainResult> trained =
+      training::TrainNetwork(net, ds, opts, run_dir, /*resume=*/true, cb, data::DataSourceToJson(c.data_spec, [&] {
                                 data::DataFactors f = c.data;
                                 f.n = n;
                                 return f;

@@ -3,7 +3,7 @@
 // to the runfiles root, and a reader that fails the test on a bad file.
 //
 // Example:
-//   diffmem::diffusion::StateDict sd = diffmem::testing_edm::ReadEdmFixture("ddpmpp_vp.pt");
+//   diffmem::networks::StateDict sd = diffmem::testing_edm::ReadEdmFixture("ddpmpp_vp.pt");
 //   std::string path = diffmem::testing_edm::EdmFixturePath("sampler.pt");
 
 #ifndef DIFFMEM_TESTING_EDM_FIXTURES_H_
@@ -11,8 +11,8 @@
 
 #include <string>
 
-#include "diffusion/state_dict_file.h"
 #include "gtest/gtest.h"
+#include "networks/state_dict_file.h"
 
 namespace diffmem {
 namespace testing_edm {
@@ -20,10 +20,10 @@ namespace testing_edm {
 inline std::string EdmFixturePath(const std::string& name) { return "testing/fixtures/edm/" + name; }
 
 // The fixture's tensors; an empty dict (and a test failure) when it cannot be read.
-inline diffusion::StateDict ReadEdmFixture(const std::string& name) {
-  absl::StatusOr<diffusion::StateDict> sd = diffusion::ReadStateDictFile(EdmFixturePath(name));
+inline networks::StateDict ReadEdmFixture(const std::string& name) {
+  absl::StatusOr<networks::StateDict> sd = networks::ReadStateDictFile(EdmFixturePath(name));
   EXPECT_TRUE(sd.ok()) << sd.status();
-  return sd.ok() ? *sd : diffusion::StateDict();
+  return sd.ok() ? *sd : networks::StateDict();
 }
 
 }  // namespace testing_edm

@@ -19,8 +19,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "data/png.h"
-#include "diffusion/state_dict_file.h"
 #include "gtest/gtest.h"
+#include "networks/state_dict_file.h"
 #include "nlohmann/json.hpp"
 #include "testing/edm_fixtures.h"
 
@@ -57,8 +57,8 @@ TEST(EdmInteropTest, ImportSampleLikeEdmAndScore) {
                                             " --precond=vp --out=", run));
   ASSERT_EQ(r.code, 0) << r.err;
   // As many parameters as EDM's network has (its tensors less the resampling-filter buffers).
-  absl::StatusOr<diffmem::diffusion::StateDict> edm =
-      diffmem::diffusion::ReadStateDictFile(diffmem::testing_edm::EdmFixturePath("ddpmpp_vp.pt"));
+  absl::StatusOr<diffmem::networks::StateDict> edm =
+      diffmem::networks::ReadStateDictFile(diffmem::testing_edm::EdmFixturePath("ddpmpp_vp.pt"));
   ASSERT_TRUE(edm.ok()) << edm.status();
   int64_t edm_parameters = 0;
   for (const auto& [name, t] : *edm) {
@@ -72,8 +72,8 @@ TEST(EdmInteropTest, ImportSampleLikeEdmAndScore) {
   EXPECT_NE(config["imported"]["weights"].get<std::string>().find("both"), std::string::npos);
 
   // EDM's images for seeds 0-3 (edm_sampler in generate.py on the CPU), as generate.py writes pixels.
-  absl::StatusOr<diffmem::diffusion::StateDict> ref =
-      diffmem::diffusion::ReadStateDictFile(diffmem::testing_edm::EdmFixturePath("sampler.pt"));
+  absl::StatusOr<diffmem::networks::StateDict> ref =
+      diffmem::networks::ReadStateDictFile(diffmem::testing_edm::EdmFixturePath("sampler.pt"));
   ASSERT_TRUE(ref.ok()) << ref.status();
   // Deterministic sampling: diffmem's draws ask for EDM's random class per
   // seed too, so both conventions give EDM's images. With churn on some steps
@@ -83,7 +83,7 @@ TEST(EdmInteropTest, ImportSampleLikeEdmAndScore) {
   int differing_with_diffmem_noise = 0;
   for (const char* kind : {"deterministic", "churn"}) {
     const torch::Tensor edm_pixels =
-        (*diffmem::diffusion::FindTensor(*ref, kind) * 127.5 + 128).clamp(0, 255).to(torch::kUInt8);
+        (*diffmem::networks::FindTensor(*ref, kind) * 127.5 + 128).clamp(0, 255).to(torch::kUInt8);
     for (const char* noise : {"edm", "diffmem"}) {
       const std::string samples = absl::StrCat(dir, "/samples_", kind, "_", noise);
       r = RunTool(g_sample, absl::StrCat("--checkpoint=", run, " --seeds=0-3 --noise=", noise,

@@ -23,8 +23,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "testing/loss_columns.h"
 #include "study/emm_report.h"
+#include "testing/loss_columns.h"
 
 namespace {
 
@@ -124,7 +124,7 @@ TEST(EstimateEmm, WritesAReportWithTheDocumentedSchemaAndFiles) {
     EXPECT_EQ(run.train_steps, 40);
     EXPECT_EQ(run.train_images, 40 * 64);
     EXPECT_EQ(run.samples, 16);
-    EXPECT_EQ(run.weights, diffmem::diffusion::Weights::kRaw);
+    EXPECT_EQ(run.weights, diffmem::training::Weights::kRaw);
     EXPECT_EQ(run.stop, diffmem::study::RunStop::kDuration);
     ASSERT_EQ(run.curve.size(), 4u);  // probes at steps 10, 20, 30, 40
     EXPECT_EQ(run.curve[0].images, 10 * 64);

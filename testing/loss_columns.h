@@ -1,5 +1,5 @@
 // LossColumns(run_dir): the step, kimg, loss and lr columns of a run's
-// loss.csv (diffusion/train.h), one line per logged step — what two runs of
+// loss.csv (training/train_network.h), one line per logged step — what two runs of
 // the same training must share; the timing columns (images/s, wall time)
 // always differ. "" when the file cannot be read; "malformed: LINE" for a
 // line with fewer than four columns.

@@ -20,8 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "testing/loss_columns.h"
 #include "study/emm_report.h"
+#include "testing/loss_columns.h"
 #include "util/atomic_file.h"
 
 namespace {

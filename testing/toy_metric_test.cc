@@ -1,14 +1,19 @@
-// A metric registered in a test runs through //tools:mem_ratio's own code
-// path: the tool built with the extended registry scores samples with it,
-// and its report agrees with a brute-force computation of the same metric;
-// the shipped tool, without the line, refuses the name and lists its metrics.
-// argv[1]: testing/toy_metric_mem_ratio, argv[2]: //tools:mem_ratio.
+// A metric registered in a test runs through every path that measures
+// memorization: //tools:mem_ratio's --samples (its report agrees with a
+// brute-force computation of the same metric) and --run (a run's snapshot
+// series), and //tools:estimate_emm's study (probes, final measurement).
+// The shipped tools, without the line, refuse the name and list their
+// metrics; with a built-in metric the extended tools give the shipped ones'
+// results exactly.
+// argv: testing/toy_metric_mem_ratio, //tools:mem_ratio,
+//       testing/toy_metric_estimate_emm, //tools:estimate_emm, //tools:train.
 
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -25,7 +30,7 @@
 
 namespace {
 
-std::string g_toy_tool, g_tool;
+std::string g_toy_tool, g_tool, g_toy_emm, g_emm, g_train;
 
 struct Result {
   int code = -1;
@@ -103,15 +108,88 @@ TEST(ToyMetricTest, MemRatioScoresWithAMetricAddedInATest) {
   EXPECT_NE(help.output.find("Metrics: l2, sql2, l1, cosine, linf, l3."), std::string::npos) << help.output;
 }
 
+nlohmann::json ReadJson(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+TEST(ToyMetricTest, MemRatioRunScoresASnapshotSeriesWithTheAddedMetric) {
+  // A tiny run with a snapshot every 1000 images: after steps 16 and 32 of 64 images.
+  const std::string run = ::testing::TempDir() + "/toy_run";
+  Result trained = RunTool(g_train, absl::StrCat("--data=fashion-mnist:t10k --n=10 --resolution=8 --pad=2 --channels=8 "
+                                                 "--channel_mult=1,2 --blocks=1 --attn= --steps=32 --batch=64 "
+                                                 "--snapshot_kimg=1 --threads=2 --out=",
+                                                 run));
+  ASSERT_EQ(trained.code, 0) << trained.output;
+  const std::string flags = absl::StrCat("--run=", run, " --seeds=0-7 --steps=4");
+  Result r = RunTool(g_toy_tool, absl::StrCat(flags, " --metric=l3 --out=", run, "_l3"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json l3 = ReadJson(run + "_l3/report.json");
+  EXPECT_EQ(l3["metric"], "l3");
+  ASSERT_EQ(l3["snapshots"].size(), 2u) << l3.dump();
+  for (const nlohmann::json& s : l3["snapshots"]) {
+    EXPECT_EQ(s["samples"], 8);
+    EXPECT_GE(s["ratio"].get<double>(), 0);
+    EXPECT_LE(s["ratio"].get<double>(), 1);
+  }
+  EXPECT_TRUE(std::filesystem::exists(run + "_l3/top_memorized.png"));
+  // The shipped tool refuses the name before scoring anything ...
+  Result shipped = RunTool(g_tool, absl::StrCat(flags, " --metric=l3 --out=", run, "_shipped"));
+  EXPECT_EQ(shipped.code, 2) << shipped.output;
+  EXPECT_NE(shipped.output.find("--metric: unknown metric 'l3'"), std::string::npos) << shipped.output;
+  EXPECT_FALSE(std::filesystem::exists(run + "_shipped"));
+  // ... and with a built-in metric both tools score the series alike.
+  ASSERT_EQ(RunTool(g_toy_tool, absl::StrCat(flags, " --metric=l1 --out=", run, "_toy_l1")).code, 0);
+  ASSERT_EQ(RunTool(g_tool, absl::StrCat(flags, " --metric=l1 --out=", run, "_l1")).code, 0);
+  EXPECT_EQ(ReadJson(run + "_toy_l1/report.json")["snapshots"], ReadJson(run + "_l1/report.json")["snapshots"]);
+}
+
+TEST(ToyMetricTest, AStudyMeasuresWithTheAddedMetric) {
+  const std::string tiny =
+      "--threads=2 --data=fashion-mnist:t10k --pad=2 --resolution=4 --channels=8 --channel_mult=1,1 --blocks=1 "
+      "--steps=20 --probe_every=10 --probe_samples=8 --samples=16 --sampler_steps=3 --n_min=10 --n_start=10 "
+      "--n_max=10 --extra_n= --max_runs=1 --log_every=10 --early_stop=false";
+  const std::string dir = ::testing::TempDir() + "/toy_study";
+  Result r = RunTool(g_toy_emm, absl::StrCat(tiny, " --metric=l3 --out=", dir));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(ReadJson(dir + "/study.json")["evaluation"]["metric"], "l3");
+  const nlohmann::json record = ReadJson(dir + "/runs/n000010/emm_result.json");
+  EXPECT_EQ(record["samples"], 16);
+  EXPECT_EQ(record["curve"].size(), 2u) << record.dump();  // two probes, scored with l3 too
+  // Resuming or collecting it takes the same binary: the shipped one does not know l3.
+  Result collected = RunTool(g_toy_emm, absl::StrCat(tiny, " --metric=l3 --out=", dir, " --collect"));
+  EXPECT_EQ(collected.code, 0) << collected.output;
+  Result shipped = RunTool(g_emm, absl::StrCat(tiny, " --metric=l3 --out=", dir, "_shipped"));
+  EXPECT_EQ(shipped.code, 2) << shipped.output;
+  EXPECT_NE(shipped.output.find("--metric: unknown metric 'l3' (expected one of: l2, sql2, l1, cosine, linf)"),
+            std::string::npos)
+      << shipped.output;
+  Result shipped_collect = RunTool(g_emm, absl::StrCat("--out=", dir, " --collect"));
+  EXPECT_NE(shipped_collect.code, 0);
+  EXPECT_NE(shipped_collect.output.find("unknown metric 'l3'"), std::string::npos) << shipped_collect.output;
+  // A built-in metric: the extended study's record equals the shipped one's.
+  ASSERT_EQ(RunTool(g_toy_emm, absl::StrCat(tiny, " --metric=l1 --out=", dir, "_toy_l1")).code, 0);
+  ASSERT_EQ(RunTool(g_emm, absl::StrCat(tiny, " --metric=l1 --out=", dir, "_l1")).code, 0);
+  nlohmann::json a = ReadJson(dir + "_toy_l1/runs/n000010/emm_result.json");
+  nlohmann::json b = ReadJson(dir + "_l1/runs/n000010/emm_result.json");
+  for (nlohmann::json* j : {&a, &b}) {
+    for (const char* key : {"train_seconds", "evaluate_seconds", "wall_seconds"}) j->erase(key);
+  }
+  EXPECT_EQ(a, b);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: toy_metric_test TOY_MEM_RATIO MEM_RATIO\n");
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: toy_metric_test TOY_MEM_RATIO MEM_RATIO TOY_ESTIMATE_EMM ESTIMATE_EMM TRAIN\n");
     return 2;
   }
   g_toy_tool = argv[1];
   g_tool = argv[2];
+  g_toy_emm = argv[3];
+  g_emm = argv[4];
+  g_train = argv[5];
   return RUN_ALL_TESTS();
 }

@@ -20,18 +20,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "diffusion/checkpoint.h"
-#include "diffusion/network.h"
-#include "diffusion/run_dir.h"
-#include "diffusion/unet.h"
 #include "gtest/gtest.h"
+#include "networks/network.h"
+#include "networks/unet.h"
 #include "parallel/local_launcher.h"
+#include "training/checkpoint.h"
+#include "training/run_dir.h"
 #include "util/atomic_file.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-namespace dd = diffmem::diffusion;
+namespace networks = diffmem::networks;
+namespace training = diffmem::training;
 
 std::string g_train;  // set by main
 
@@ -60,15 +61,13 @@ const char kTiny[] =
     "--blocks=1 --attn= --dropout=0 --batch=32 --lr=1e-3 --lr_warmup_epochs=0 --ema_beta=0.9 --log_every=1 ";
 
 // A run's raw or EMA weights, as one flat tensor.
-torch::Tensor Weights(const std::string& run, dd::Weights which) {
-  absl::StatusOr<dd::NetworkConfig> c = dd::ReadCheckpointNetwork(dd::RunCheckpointPath(run));
+torch::Tensor Weights(const std::string& run, training::Weights which) {
+  absl::StatusOr<networks::NetworkConfig> c = training::ReadCheckpointNetwork(training::RunCheckpointPath(run));
   EXPECT_TRUE(c.ok()) << c.status();
   if (!c.ok()) return torch::Tensor();
   torch::Tensor flat;
-  absl::Status s = dd::VisitNetwork(*c, [&](auto spec, auto) -> absl::Status {
-    using Spec = typename decltype(spec)::type;
-    dd::UNet<Spec> net(c->unet);
-    if (absl::Status l = dd::LoadCheckpointWeights(dd::RunCheckpointPath(run), which, *net, torch::kCPU); !l.ok()) {
+  absl::Status s = networks::VisitNetworkModule(*c, [&](auto& net, auto) -> absl::Status {
+    if (absl::Status l = training::LoadCheckpointWeights(training::RunCheckpointPath(run), which, *net, torch::kCPU); !l.ok()) {
       return l;
     }
     std::vector<torch::Tensor> parts;
@@ -113,17 +112,17 @@ TEST(TrainParallelTest, TwoRanksOfSixteenMatchOneProcessOfThirtyTwo) {
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("step 5/5"), std::string::npos) << r.err;
-  const torch::Tensor w1 = Weights(one, dd::Weights::kRaw), w2 = Weights(two, dd::Weights::kRaw);
+  const torch::Tensor w1 = Weights(one, training::Weights::kRaw), w2 = Weights(two, training::Weights::kRaw);
   ASSERT_TRUE(w1.defined() && w2.defined());
   const double max_diff = (w1 - w2).abs().max().item<double>();
-  const double ema_diff = (Weights(one, dd::Weights::kEma) - Weights(two, dd::Weights::kEma)).abs().max().item<double>();
+  const double ema_diff = (Weights(one, training::Weights::kEma) - Weights(two, training::Weights::kEma)).abs().max().item<double>();
   std::printf("max |1 process x 32 - 2 ranks x 16| after 5 steps: raw %.3g, EMA %.3g\n", max_diff, ema_diff);
   EXPECT_LT(max_diff, 1e-4);
   EXPECT_LT(ema_diff, 1e-4);
   // Training moved the weights well beyond the tolerance.
   fs::remove_all(one + "0");
   ASSERT_EQ(Train(absl::StrCat(kTiny, "--steps=1 --lr=1e-12 --out=", one, "0")).code, 0);
-  EXPECT_GT((w1 - Weights(one + "0", dd::Weights::kRaw)).abs().max().item<double>(), 1e-3);
+  EXPECT_GT((w1 - Weights(one + "0", training::Weights::kRaw)).abs().max().item<double>(), 1e-3);
   // The logged loss is the global batch's mean on both.
   const std::vector<double> l1 = Losses(one), l2 = Losses(two);
   ASSERT_EQ(l1.size(), 5u);
@@ -137,15 +136,15 @@ TEST(TrainParallelTest, ResumesWithItsWorldSizeOnlyAndChecksTheBatch) {
   fs::remove_all(split);
   ASSERT_EQ(Train(absl::StrCat(kTiny, "--steps=4 --nproc=2 --out=", straight)).code, 0);
   ASSERT_EQ(Train(absl::StrCat(kTiny, "--steps=2 --nproc=2 --out=", split)).code, 0);
-  const std::string ckpt = ReadAll(dd::RunCheckpointPath(split));
+  const std::string ckpt = ReadAll(training::RunCheckpointPath(split));
   Result r = Train(absl::StrCat(kTiny, "--steps=4 --resume --out=", split));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("trained with world size 2"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("this job has 1"), std::string::npos) << r.err;
-  EXPECT_EQ(ReadAll(dd::RunCheckpointPath(split)), ckpt);
+  EXPECT_EQ(ReadAll(training::RunCheckpointPath(split)), ckpt);
   r = Train(absl::StrCat(kTiny, "--steps=4 --resume --nproc=2 --out=", split));
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(torch::equal(Weights(straight, dd::Weights::kRaw), Weights(split, dd::Weights::kRaw)));
+  EXPECT_TRUE(torch::equal(Weights(straight, training::Weights::kRaw), Weights(split, training::Weights::kRaw)));
   // A global batch the ranks cannot share is refused before any rank starts.
   r = Train(absl::StrCat(kTiny, "--batch=33 --steps=1 --nproc=2 --out=", ::testing::TempDir(), "/odd"));
   EXPECT_NE(r.code, 0);

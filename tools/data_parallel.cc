@@ -9,11 +9,11 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "diffusion/train_options.h"
 #include "parallel/launch_env.h"
 #include "parallel/local_launcher.h"
 #include "parallel/process_group.h"
 #include "tools/tool_main.h"
+#include "training/train_options.h"
 
 ABSL_FLAG(int, nproc, 1,
           "data-parallel ranks to start on this machine (re-executes this binary with torchrun's variables; "
@@ -65,7 +65,7 @@ absl::StatusOr<DataParallelJob> JoinDataParallelJob(const std::string& tool, con
     if (!gpu.ok()) return gpu.status();
     setenv("CUDA_VISIBLE_DEVICES", gpu->c_str(), 1);
   }
-  absl::StatusOr<torch::Device> dev = diffusion::ResolveDevice(device);
+  absl::StatusOr<torch::Device> dev = training::ResolveDevice(device);
   if (!dev.ok()) return dev.status();
   absl::StatusOr<std::shared_ptr<parallel::ProcessGroup>> group =
       parallel::ProcessGroup::Connect(e, *dev, std::chrono::seconds(absl::GetFlag(FLAGS_dist_timeout)));

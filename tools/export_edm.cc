@@ -1,6 +1,6 @@
 // export_edm: writes the weights of a diffmem run as the state dict of EDM's
 // preconditioner around a SongUNet (NVlabs/edm training/networks.py names,
-// diffusion/edm_state_dict.h), a file Python's torch.load reads. It prints
+// networks/edm_state_dict.h), a file Python's torch.load reads. It prints
 // the Python that builds the matching EDM network, so that in an EDM checkout
 //   net = <printed constructor>; net.load_state_dict(torch.load('net.pt'))
 // loads it with every name and shape checked.
@@ -16,16 +16,16 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "diffusion/checkpoint.h"
-#include "diffusion/edm_architecture.h"
-#include "diffusion/edm_state_dict.h"
-#include "diffusion/network.h"
-#include "diffusion/state_dict_file.h"
-#include "diffusion/train.h"
-#include "diffusion/unet.h"
-#include "diffusion/weights.h"
+#include "networks/edm_architecture.h"
+#include "networks/edm_state_dict.h"
+#include "networks/network.h"
+#include "networks/state_dict_file.h"
+#include "networks/unet.h"
 #include "nlohmann/json.hpp"
 #include "tools/tool_main.h"
+#include "training/checkpoint.h"
+#include "training/train_network.h"
+#include "training/weights.h"
 #include "util/enum_names.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "checkpoint file, or a run directory holding checkpoint.pt (required)");
@@ -37,16 +37,11 @@ ABSL_FLAG(
 
 namespace {
 
-namespace dd = diffmem::diffusion;
+namespace networks = diffmem::networks;
+namespace training = diffmem::training;
 using diffmem::tools::CheckFlag;
 
-absl::Status Run(const std::vector<char*>& args) {
-  if (auto s = CheckFlag(args.size() <= 1, "",
-                         absl::StrCat("unexpected argument '", args.size() > 1 ? args[1] : "",
-                                      "' (flags take the form --name=value)"));
-      !s.ok()) {
-    return s;
-  }
+absl::Status Run() {
   std::string path = absl::GetFlag(FLAGS_checkpoint);
   const std::string out = absl::GetFlag(FLAGS_out), weights = absl::GetFlag(FLAGS_weights),
                     prefix = absl::GetFlag(FLAGS_prefix);
@@ -54,26 +49,24 @@ absl::Status Run(const std::vector<char*>& args) {
     return s;
   }
   if (auto s = CheckFlag(!out.empty(), "out", "an output file is required"); !s.ok()) return s;
-  const absl::StatusOr<dd::Weights> which = diffmem::ParseEnum<dd::Weights>(weights, "weights");
+  const absl::StatusOr<training::Weights> which = diffmem::ParseEnum<training::Weights>(weights, "weights");
   if (!which.ok()) return absl::InvalidArgumentError(absl::StrCat("--weights: ", which.status().message()));
   if (auto s = CheckFlag(prefix.empty() || prefix == "model.", "prefix", "expected model. or ''"); !s.ok()) return s;
-  path = dd::CheckpointPathOf(path);
-  absl::StatusOr<dd::NetworkConfig> network = dd::ReadCheckpointNetwork(path);
+  path = training::CheckpointPathOf(path);
+  absl::StatusOr<networks::NetworkConfig> network = training::ReadCheckpointNetwork(path);
   if (!network.ok()) return network.status();
-  absl::StatusOr<std::string> python = dd::EdmConstructor(*network);
+  absl::StatusOr<std::string> python = networks::EdmConstructor(*network);
   if (!python.ok()) return python.status();
 
-  return dd::VisitNetwork(*network, [&](auto spec, auto pc) -> absl::Status {
-    using Spec = typename decltype(spec)::type;
+  return networks::VisitNetworkModule(*network, [&](auto& net, auto pc) -> absl::Status {
     using Precond = typename decltype(pc)::type;
-    dd::UNet<Spec> net(network->unet);
-    if (absl::Status s = dd::LoadCheckpointWeights(path, *which, *net, torch::kCPU);
+    if (absl::Status s = training::LoadCheckpointWeights(path, *which, *net, torch::kCPU);
         !s.ok()) {
       return s;
     }
-    absl::StatusOr<dd::StateDict> sd = dd::ToEdmStateDict<Precond>(net, prefix);
+    absl::StatusOr<networks::StateDict> sd = networks::ToEdmStateDict<Precond>(net, prefix);
     if (!sd.ok()) return absl::FailedPreconditionError(absl::StrCat(path, ": ", sd.status().message()));
-    if (absl::Status s = dd::WriteStateDictFile(out, *sd); !s.ok()) return s;
+    if (absl::Status s = networks::WriteStateDictFile(out, *sd); !s.ok()) return s;
     std::fprintf(stderr, "export_edm: wrote %zu tensors (%s weights of %s) to %s\n", sd->size(), weights.c_str(),
                  path.c_str(), out.c_str());
     // stdout: the Python to load it, for scripts and copy-paste.

@@ -26,17 +26,18 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "diffusion/checkpoint.h"
-#include "diffusion/edm_architecture.h"
-#include "diffusion/edm_state_dict.h"
-#include "diffusion/network.h"
-#include "diffusion/state_dict_file.h"
-#include "diffusion/train.h"
-#include "diffusion/unet.h"
+#include "networks/edm_architecture.h"
+#include "networks/edm_state_dict.h"
+#include "networks/network.h"
+#include "networks/num_parameters.h"
+#include "networks/state_dict_file.h"
+#include "networks/unet.h"
 #include "nlohmann/json.hpp"
-#include "util/atomic_file.h"
 #include "tools/network_flags.h"
 #include "tools/tool_main.h"
+#include "training/checkpoint.h"
+#include "training/train_network.h"
+#include "util/atomic_file.h"
 #include "util/type_registry.h"
 
 ABSL_FLAG(std::string, state_dict, "", "EDM SongUNet state dict written by torch.save (required)");
@@ -47,36 +48,31 @@ ABSL_FLAG(std::string, out, "", "run directory to create (required; must not hol
 
 namespace {
 
-namespace dd = diffmem::diffusion;
+namespace networks = diffmem::networks;
+namespace training = diffmem::training;
 using diffmem::tools::CheckFlag;
 
 // The tensors' architecture with the network flags that were given on top.
-absl::StatusOr<dd::NetworkConfig> Network(const dd::StateDict& sd, const std::string& source,
+absl::StatusOr<networks::NetworkConfig> Network(const networks::StateDict& sd, const std::string& source,
                                           const std::string& precond) {
-  absl::StatusOr<dd::NetworkConfig> c = dd::InferEdmNetwork(sd, source, precond);
+  absl::StatusOr<networks::NetworkConfig> c = networks::InferEdmNetwork(sd, source, precond);
   if (!c.ok()) return c.status();
   if (absl::Status s = diffmem::tools::OverlayNetworkFlags(*c); !s.ok()) return s;
   if (auto label_dim = absl::GetFlag(FLAGS_label_dim).value) c->unet.label_dim(*label_dim);
-  if (absl::Status s = dd::ValidateNetworkConfig(*c); !s.ok()) {
+  if (absl::Status s = networks::ValidateNetworkConfig(*c); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("network flags: ", s.message()));
   }
   return c;
 }
 
-absl::Status Run(const std::vector<char*>& args) {
-  if (auto s = CheckFlag(args.size() <= 1, "",
-                         absl::StrCat("unexpected argument '", args.size() > 1 ? args[1] : "",
-                                      "' (flags take the form --name=value)"));
-      !s.ok()) {
-    return s;
-  }
+absl::Status Run() {
   const std::string path = absl::GetFlag(FLAGS_state_dict), out = absl::GetFlag(FLAGS_out),
                     precond = absl::GetFlag(FLAGS_precond).value.value_or("");
   if (auto s = CheckFlag(!path.empty(), "state_dict", "a state dict file is required"); !s.ok()) return s;
   if (auto s = CheckFlag(!out.empty(), "out", "a run directory is required"); !s.ok()) return s;
   if (auto s = CheckFlag(!precond.empty(), "precond",
                          absl::StrCat("required: the preconditioner the network was trained with (",
-                                      absl::StrJoin(diffmem::RegistryNames<dd::Preconditioners>(), ", "),
+                                      absl::StrJoin(diffmem::RegistryNames<networks::Preconditioners>(), ", "),
                                       "); EDM's VPPrecond is vp, VEPrecond ve, EDMPrecond edm, iDDPMPrecond iddpm"));
       !s.ok()) {
     return s;
@@ -86,19 +82,17 @@ absl::Status Run(const std::vector<char*>& args) {
   if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec))) {
     return absl::AlreadyExistsError(absl::StrCat("--out: ", out, " exists and is not an empty directory"));
   }
-  absl::StatusOr<dd::StateDict> sd = dd::ReadStateDictFile(path);
+  absl::StatusOr<networks::StateDict> sd = networks::ReadStateDictFile(path);
   if (!sd.ok()) return sd.status();
-  absl::StatusOr<dd::NetworkConfig> network = Network(*sd, path, precond);
+  absl::StatusOr<networks::NetworkConfig> network = Network(*sd, path, precond);
   if (!network.ok()) return network.status();
 
-  return dd::VisitNetwork(*network, [&](auto spec, auto pc) -> absl::Status {
-    using Spec = typename decltype(spec)::type;
+  return networks::VisitNetworkModule(*network, [&](auto& net, auto pc) -> absl::Status {
     using Precond = typename decltype(pc)::type;
-    dd::UNet<Spec> net(network->unet);
     std::vector<std::string> notes;
-    if (absl::Status s = dd::LoadEdmStateDict<Precond>(*sd, path, net, &notes); !s.ok()) return s;
-    const int64_t parameters = dd::NumParameters(*net);
-    nlohmann::json config = {{"network", dd::NetworkConfigToJson(*network)},
+    if (absl::Status s = networks::LoadEdmStateDict<Precond>(*sd, path, net, &notes); !s.ok()) return s;
+    const int64_t parameters = networks::NumParameters(*net);
+    nlohmann::json config = {{"network", networks::NetworkConfigToJson(*network)},
                              {"imported",
                               {{"state_dict", fs::absolute(path, ec).string()},
                                {"format", "EDM SongUNet state dict (NVlabs/edm training/networks.py names)"},
@@ -109,10 +103,10 @@ absl::Status Run(const std::vector<char*>& args) {
     const std::string tmp = absl::StrCat(fs::path(out).lexically_normal().string(), ".tmp.", ::getpid());
     fs::create_directories(tmp, ec);
     if (ec) return absl::UnavailableError(absl::StrCat(tmp, ": cannot create directory: ", ec.message()));
-    dd::CheckpointState state;
+    training::CheckpointState state;
     state.config_json = config.dump();
-    absl::Status s = dd::SaveCheckpoint(dd::RunCheckpointPath(tmp), state, *net, net.ptr().get(), nullptr);
-    if (s.ok()) s = diffmem::util::WriteFileAtomically(dd::RunConfigPath(tmp), config.dump(2) + "\n");
+    absl::Status s = training::SaveCheckpoint(training::RunCheckpointPath(tmp), state, *net, net.ptr().get(), nullptr);
+    if (s.ok()) s = diffmem::util::WriteFileAtomically(training::RunConfigPath(tmp), config.dump(2) + "\n");
     if (s.ok() && fs::exists(out, ec)) fs::remove(out, ec);  // the empty directory it replaces
     if (s.ok()) {
       fs::rename(tmp, out, ec);
@@ -126,7 +120,7 @@ absl::Status Run(const std::vector<char*>& args) {
     std::fprintf(stderr,
                  "import_edm: %s/%s UNet, %lld parameters, %lldx%lld, %lld channels in, label_dim %lld, from %s\n"
                  "import_edm: wrote %s (config.json, checkpoint.pt: the weights as both raw and EMA weights)\n",
-                 Spec::kName, Precond::kName, static_cast<long long>(parameters),
+                 network->spec.c_str(), Precond::kName, static_cast<long long>(parameters),
                  static_cast<long long>(network->unet.img_resolution()),
                  static_cast<long long>(network->unet.img_resolution()),
                  static_cast<long long>(network->unet.in_channels()), static_cast<long long>(network->unet.label_dim()),

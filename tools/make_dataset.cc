@@ -27,9 +27,8 @@ ABSL_FLAG(std::string, out, "", "output zip path (required, *.zip)");
 
 namespace {
 
-absl::Status Run(const std::vector<char*>& args) {
+absl::Status Run() {
   using diffmem::tools::CheckFlag;
-  if (args.size() > 1) return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", args[1], "'"));
   const std::string out = absl::GetFlag(FLAGS_out);
   if (auto s = CheckFlag(!out.empty(), "out", "an output zip path is required"); !s.ok()) return s;
   if (auto s = CheckFlag(absl::EndsWith(out, ".zip"), "out", absl::StrCat("'", out, "' must end in .zip")); !s.ok()) {

@@ -107,7 +107,8 @@ nlohmann::json ReportJson(const MemorizationReport& r, const Samples& samples, c
 }
 
 // --run: the snapshot series of a run directory, scored one snapshot at a time.
-absl::Status ScoreRunSeries(const std::string& run_dir, const std::string& out) {
+absl::Status ScoreRunSeries(const std::string& run_dir, const std::string& out,
+                            const memorization::MetricRegistry& metrics) {
   absl::StatusOr<diffusion::SamplerConfig> sampler = SamplerConfigFromFlags();
   if (!sampler.ok()) return sampler.status();
   absl::StatusOr<std::vector<uint64_t>> seeds = SeedsFromFlags();
@@ -116,6 +117,7 @@ absl::Status ScoreRunSeries(const std::string& run_dir, const std::string& out) 
   if (!train.ok()) return train.status();
   study::ScoreSettings settings;
   settings.metric = absl::GetFlag(FLAGS_metric);
+  settings.metrics = metrics;
   settings.ratio_threshold = absl::GetFlag(FLAGS_threshold);
   settings.confidence = absl::GetFlag(FLAGS_confidence);
   settings.sampler = *sampler;
@@ -155,8 +157,7 @@ absl::Status ScoreRunSeries(const std::string& run_dir, const std::string& out) 
   return absl::OkStatus();
 }
 
-absl::Status Run(const std::vector<char*>& args, const MetricRatio& ratio) {
-  if (args.size() > 1) return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", args[1], "'"));
+absl::Status Run(const memorization::MetricRegistry& metrics) {
   const std::string samples_dir = absl::GetFlag(FLAGS_samples), out = absl::GetFlag(FLAGS_out);
   const double threshold = absl::GetFlag(FLAGS_threshold), confidence = absl::GetFlag(FLAGS_confidence);
   const std::string run = absl::GetFlag(FLAGS_run);
@@ -169,7 +170,10 @@ absl::Status Run(const std::vector<char*>& args, const MetricRatio& ratio) {
                          CheckFlag(absl::GetFlag(FLAGS_top) >= 1, "top", "must be >= 1")}) {
     if (!s.ok()) return s;
   }
-  if (!run.empty()) return ScoreRunSeries(run, out);
+  if (absl::Status s = metrics.Check(absl::GetFlag(FLAGS_metric)); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--metric: ", s.message()));
+  }
+  if (!run.empty()) return ScoreRunSeries(run, out, metrics);
   // The whole training set unless the data flags choose a subset.
   std::string spec = kDefaultDataSpec;
   data::DataFactors factors = ToolDataDefaults();
@@ -196,8 +200,9 @@ absl::Status Run(const std::vector<char*>& args, const MetricRatio& ratio) {
     if (total > options.progress_block) std::fprintf(stderr, "mem_ratio: nearest neighbours %s\n", meter.Line(done).c_str());
   };
   // Pixel space (uint8 values as they are), as in the paper.
-  absl::StatusOr<MemorizationReport> report = ratio(absl::GetFlag(FLAGS_metric), samples->images, train->images, options);
-  if (!report.ok()) return absl::InvalidArgumentError(absl::StrCat("--metric: ", report.status().message()));
+  absl::StatusOr<MemorizationReport> report =
+      metrics.Ratio(absl::GetFlag(FLAGS_metric), samples->images, train->images, options);
+  if (!report.ok()) return report.status();
 
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
@@ -220,7 +225,7 @@ absl::Status Run(const std::vector<char*>& args, const MetricRatio& ratio) {
 
 }  // namespace
 
-int RunMemRatioTool(int argc, char** argv, const std::vector<std::string>& metric_names, const MetricRatio& ratio) {
+int RunMemRatioTool(int argc, char** argv, const memorization::MetricRegistry& metrics) {
   return ToolMain(
       argc, argv,
       absl::StrCat("Memorization ratio (d1/d2 < 1/3) of generated PNGs against a training set; writes\n"
@@ -228,9 +233,9 @@ int RunMemRatioTool(int argc, char** argv, const std::vector<std::string>& metri
                    "  mem_ratio --samples=DIR --out=DIR [--data=fashion-mnist] [--n=1000] [--subset=balanced]\n"
                    "            [--resolution=0] [--metric=l2] [--threshold=0.3333]\n"
                    "  mem_ratio --run=RUN_DIR --seeds=0-9999 --out=DIR   (a run's snapshot series; max after the first)\n"
-                   "Metrics: ", absl::StrJoin(metric_names, ", "), ". Training set: the whole of --data (default\n"
+                   "Metrics: ", absl::StrJoin(metrics.names, ", "), ". Training set: the whole of --data (default\n"
                    "Fashion-MNIST's 60k training images) unless --n/--subset choose fewer."),
-      [&](const std::vector<char*>& args) { return Run(args, ratio); });
+      [&] { return Run(metrics); });
 }
 
 }  // namespace tools

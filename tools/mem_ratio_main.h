@@ -12,7 +12,8 @@
 //
 // The tool is a template over the registry of distance metrics it offers
 // (memorization::DistanceMetrics), so adding a metric is one type plus one
-// line in that list; testing/toy_metric_mem_ratio.cc runs this very code with
+// line in that list, and the metric reaches both --samples and --run (the
+// snapshot series); testing/toy_metric_mem_ratio.cc runs this very code with
 // a metric added in a test.
 //
 // Example (a tool's main):
@@ -25,36 +26,17 @@
 
 #include <torch/types.h>
 
-#include <functional>
-#include <string>
-#include <vector>
-
-#include "absl/status/statusor.h"
-#include "memorization/memorization_ratio.h"
-#include "util/type_registry.h"
+#include "memorization/metric_registry.h"
 
 namespace diffmem {
 namespace tools {
 
-// The ratio of `samples` against `train` under the metric called `name`.
-using MetricRatio = std::function<absl::StatusOr<memorization::MemorizationReport>(
-    const std::string& name, const torch::Tensor& samples, const torch::Tensor& train,
-    const memorization::MemorizationOptions& options)>;
-
-// The tool, offering the metrics `metric_names`, which `ratio` computes.
-int RunMemRatioTool(int argc, char** argv, const std::vector<std::string>& metric_names, const MetricRatio& ratio);
+// The tool, offering the metrics of `metrics` (--metric; also --run's snapshot scoring).
+int RunMemRatioTool(int argc, char** argv, const memorization::MetricRegistry& metrics);
 
 template <class Metrics>
 int MemRatioMain(int argc, char** argv) {
-  return RunMemRatioTool(argc, argv, RegistryNames<Metrics>(),
-                         [](const std::string& name, const torch::Tensor& samples, const torch::Tensor& train,
-                            const memorization::MemorizationOptions& options) {
-                           return VisitByName<Metrics>(
-                               name, "metric", [&](auto metric) -> absl::StatusOr<memorization::MemorizationReport> {
-                                 using Metric = typename decltype(metric)::type;
-                                 return memorization::MemorizationRatio<Metric>(samples, train, options);
-                               });
-                         });
+  return RunMemRatioTool(argc, argv, memorization::MetricRegistryOf<Metrics>());
 }
 
 }  // namespace tools

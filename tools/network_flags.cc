@@ -21,38 +21,37 @@ ABSL_FLAG(Given<int64_t>, label_dim, {}, "class-embedding size (default: the dat
 namespace diffmem {
 namespace tools {
 
-absl::Status OverlayNetworkFlags(diffusion::NetworkConfig& c) {
-  namespace dd = diffusion;
+absl::Status OverlayNetworkFlags(networks::NetworkConfig& c) {
   Overlay(absl::GetFlag(FLAGS_arch), c.spec);
   Overlay(absl::GetFlag(FLAGS_precond), c.precond);
-  dd::UNetOptions& u = c.unet;
+  networks::UNetOptions& u = c.unet;
   if (auto v = absl::GetFlag(FLAGS_channels).value) u.model_channels(*v);
   if (auto v = absl::GetFlag(FLAGS_blocks).value) u.num_blocks(*v);
   if (auto v = absl::GetFlag(FLAGS_dropout).value) u.dropout(*v);
   if (auto v = absl::GetFlag(FLAGS_channel_mult).value) {
-    absl::StatusOr<std::vector<int64_t>> mult = dd::ParseIntList(*v, "--channel_mult");
+    absl::StatusOr<std::vector<int64_t>> mult = networks::ParseIntList(*v, "--channel_mult");
     if (!mult.ok()) return mult.status();
     u.channel_mult(*mult);
   }
   if (auto v = absl::GetFlag(FLAGS_attn).value) {
-    absl::StatusOr<std::vector<int64_t>> attn = dd::ParseIntList(*v, "--attn");
+    absl::StatusOr<std::vector<int64_t>> attn = networks::ParseIntList(*v, "--attn");
     if (!attn.ok()) return attn.status();
     u.attn_resolutions(*attn);
   }
   if (auto v = absl::GetFlag(FLAGS_embedding).value) {
-    absl::StatusOr<dd::NoiseEmbedding> emb = dd::ParseNoiseEmbedding(*v);
+    absl::StatusOr<networks::NoiseEmbedding> emb = networks::ParseNoiseEmbedding(*v);
     if (!emb.ok()) return absl::InvalidArgumentError(absl::StrCat("--", emb.status().message()));
     u.embedding(*emb);
   }
   if (auto v = absl::GetFlag(FLAGS_skip_mask).value) {
-    absl::StatusOr<std::vector<bool>> mask = dd::ParseSkipMask(*v);
+    absl::StatusOr<std::vector<bool>> mask = networks::ParseSkipMask(*v);
     if (!mask.ok()) return absl::InvalidArgumentError(absl::StrCat("--skip_mask: ", mask.status().message()));
     u.skip_mask(*mask);
   }
   return absl::OkStatus();
 }
 
-absl::Status FitNetworkToData(diffusion::NetworkConfig& c, const data::Dataset& ds) {
+absl::Status FitNetworkToData(networks::NetworkConfig& c, const data::Dataset& ds) {
   if (ds.height() != ds.width()) {
     return absl::InvalidArgumentError(absl::StrCat(ds.source, ": images must be square, got ", ds.height(), "x",
                                                    ds.width(), " (use --resolution)"));
@@ -62,7 +61,7 @@ absl::Status FitNetworkToData(diffusion::NetworkConfig& c, const data::Dataset& 
     return absl::InvalidArgumentError("--label_dim: a conditional network needs labels (set --labels)");
   }
   c.unet.img_resolution(ds.height()).in_channels(ds.channels()).out_channels(ds.channels()).label_dim(label_dim);
-  if (absl::Status s = diffusion::ValidateNetworkConfig(c); !s.ok()) {
+  if (absl::Status s = networks::ValidateNetworkConfig(c); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("network flags: ", s.message()));
   }
   return absl::OkStatus();

@@ -7,7 +7,7 @@
 // imported state dict) and overlays the flags given.
 //
 // Example:
-//   diffmem::diffusion::NetworkConfig net;              // train's defaults
+//   diffmem::networks::NetworkConfig net;              // train's defaults
 //   if (absl::Status s = diffmem::tools::OverlayNetworkFlags(net); !s.ok()) return s;
 //   if (absl::Status s = diffmem::tools::FitNetworkToData(net, dataset); !s.ok()) return s;
 
@@ -20,7 +20,7 @@
 #include "absl/flags/declare.h"
 #include "absl/status/status.h"
 #include "data/dataset.h"
-#include "diffusion/network.h"
+#include "networks/network.h"
 #include "tools/given_flag.h"
 
 ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, arch);
@@ -39,12 +39,12 @@ namespace tools {
 
 // Overlays the network flags given (errors name the flag of a bad list or
 // name); --label_dim is FitNetworkToData's.
-absl::Status OverlayNetworkFlags(diffusion::NetworkConfig& net);
+absl::Status OverlayNetworkFlags(networks::NetworkConfig& net);
 
 // Sizes the network for `ds` (resolution, channels; label_dim from --label_dim
 // when given, else the data set's class count when it has labels, else 0) and
 // validates it.
-absl::Status FitNetworkToData(diffusion::NetworkConfig& net, const data::Dataset& ds);
+absl::Status FitNetworkToData(networks::NetworkConfig& net, const data::Dataset& ds);
 
 }  // namespace tools
 }  // namespace diffmem

@@ -41,8 +41,7 @@ namespace {
 
 using diffmem::tools::CheckFlag;
 
-absl::Status Run(const std::vector<char*>& args) {
-  if (args.size() > 1) return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", args[1], "'"));
+absl::Status Run() {
   const std::string out = absl::GetFlag(FLAGS_out);
   if (auto s = CheckFlag(!out.empty(), "out", "an output folder is required"); !s.ok()) return s;
   if (auto s = CheckFlag(absl::GetFlag(FLAGS_reference_block) > 0, "reference_block", "must be positive"); !s.ok()) {

@@ -23,7 +23,7 @@ ABSL_FLAG(int, padding, 2, "pixels between tiles");
 
 namespace {
 
-absl::Status Run(const std::vector<char*>&) {
+absl::Status Run() {
   using diffmem::tools::CheckFlag;
   const std::string out = absl::GetFlag(FLAGS_out);
   if (auto s = CheckFlag(!out.empty(), "out", "an output PNG path is required"); !s.ok()) return s;

@@ -19,17 +19,18 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "diffusion/checkpoint.h"
-#include "diffusion/checkpoint_denoiser.h"
-#include "diffusion/network.h"
 #include "diffusion/sampler_config.h"
-#include "diffusion/train.h"
-#include "diffusion/train_options.h"
-#include "diffusion/unet.h"
-#include "diffusion/weights.h"
+#include "networks/network.h"
+#include "networks/num_parameters.h"
+#include "networks/unet.h"
 #include "tools/generate_samples.h"
 #include "tools/sampler_flags.h"
 #include "tools/tool_main.h"
+#include "training/checkpoint.h"
+#include "training/checkpoint_denoiser.h"
+#include "training/train_network.h"
+#include "training/train_options.h"
+#include "training/weights.h"
 #include "util/enum_names.h"
 
 ABSL_FLAG(std::string, checkpoint, "", "checkpoint file, or a run directory holding checkpoint.pt (required)");
@@ -42,20 +43,17 @@ namespace {
 
 using diffmem::tools::CheckFlag;
 
-absl::Status Run(const std::vector<char*>& args) {
+absl::Status Run() {
   namespace dd = diffmem::diffusion;
-  if (auto s = CheckFlag(args.size() <= 1, "", absl::StrCat("unexpected argument '", args.size() > 1 ? args[1] : "",
-                                                            "' (flags take the form --name=value)"));
-      !s.ok()) {
-    return s;
-  }
+  namespace networks = diffmem::networks;
+  namespace training = diffmem::training;
   std::string path = absl::GetFlag(FLAGS_checkpoint);
   const std::string out = absl::GetFlag(FLAGS_out);
   if (auto s = CheckFlag(!path.empty(), "checkpoint", "a checkpoint file or run directory is required"); !s.ok()) {
     return s;
   }
   if (auto s = CheckFlag(!out.empty(), "out", "an output folder is required"); !s.ok()) return s;
-  const absl::StatusOr<dd::Weights> weights = diffmem::ParseEnum<dd::Weights>(absl::GetFlag(FLAGS_weights), "weights");
+  const absl::StatusOr<training::Weights> weights = diffmem::ParseEnum<training::Weights>(absl::GetFlag(FLAGS_weights), "weights");
   if (!weights.ok()) return absl::InvalidArgumentError(absl::StrCat("--weights: ", weights.status().message()));
   absl::StatusOr<dd::SamplerConfig> sampler = diffmem::tools::SamplerConfigFromFlags();
   if (!sampler.ok()) return sampler.status();
@@ -64,23 +62,23 @@ absl::Status Run(const std::vector<char*>& args) {
   absl::StatusOr<diffmem::tools::Noise> noise = diffmem::tools::NoiseFromFlags();
   if (!noise.ok()) return noise.status();
   std::string note;
-  absl::StatusOr<torch::Device> device = dd::ResolveDevice(absl::GetFlag(FLAGS_device), &note);
+  absl::StatusOr<torch::Device> device = training::ResolveDevice(absl::GetFlag(FLAGS_device), &note);
   if (!device.ok()) return device.status();
   if (!note.empty()) std::fprintf(stderr, "sample: %s\n", note.c_str());
 
-  path = dd::CheckpointPathOf(path);
-  absl::StatusOr<dd::NetworkConfig> network = dd::ReadCheckpointNetwork(path);
+  path = training::CheckpointPathOf(path);
+  absl::StatusOr<networks::NetworkConfig> network = training::ReadCheckpointNetwork(path);
   if (!network.ok()) return network.status();
-  const dd::UNetOptions& o = network->unet;
+  const networks::UNetOptions& o = network->unet;
   const int64_t class_label = absl::GetFlag(FLAGS_class_label);
   if (class_label >= 0 && class_label >= o.label_dim()) {
     return absl::InvalidArgumentError(absl::StrCat("--class_label: ", class_label, " is not below the network's label_dim ",
                                                    o.label_dim()));
   }
-  return dd::VisitCheckpointDenoiser(path, *network, *weights, *device, [&](auto& denoiser) -> absl::Status {
+  return training::VisitCheckpointDenoiser(path, *network, *weights, *device, [&](auto& denoiser) -> absl::Status {
     std::fprintf(stderr, "sample: %s/%s UNet (%lld parameters, %s weights) from %s, %zu seeds, %s/%s sampler, %d steps, device %s\n",
                  network->spec.c_str(), network->precond.c_str(),
-                 static_cast<long long>(dd::NumParameters(*denoiser.net())), diffmem::EnumName(*weights),
+                 static_cast<long long>(networks::NumParameters(*denoiser.net())), diffmem::EnumName(*weights),
                  path.c_str(), seeds->size(), sampler->solver.c_str(), sampler->discretization.c_str(),
                  sampler->num_steps, device->str().c_str());
     torch::NoGradGuard no_grad;

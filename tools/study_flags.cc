@@ -5,8 +5,8 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "diffusion/network.h"
 #include "memorization/distance.h"
+#include "networks/network.h"
 #include "study/presets.h"
 #include "tools/data_flags.h"
 #include "tools/network_flags.h"
@@ -56,10 +56,11 @@ ABSL_FLAG(Given<int>, parallel, {}, "runs per wave (what --plan lists at once; l
 namespace diffmem {
 namespace tools {
 
-absl::StatusOr<study::EmmStudyConfig> StudyConfigFromFlags() {
+absl::StatusOr<study::EmmStudyConfig> StudyConfigFromFlags(const memorization::MetricRegistry& metrics) {
   absl::StatusOr<study::EmmStudyConfig> preset = study::PresetConfig(absl::GetFlag(FLAGS_preset));
   if (!preset.ok()) return absl::InvalidArgumentError(absl::StrCat("--preset: ", preset.status().message()));
   study::EmmStudyConfig c = *std::move(preset);
+  c.metrics = metrics;
   OverlayDataFlags(c.data_spec, c.data);
   if (absl::Status s = OverlayNetworkFlags(c.network); !s.ok()) return s;
   if (absl::Status s = OverlayTrainingFlags(c.train); !s.ok()) return s;
@@ -69,7 +70,7 @@ absl::StatusOr<study::EmmStudyConfig> StudyConfigFromFlags() {
   Overlay(absl::GetFlag(FLAGS_probe_samples), c.probe_samples);
   Overlay(absl::GetFlag(FLAGS_probe_every), c.probe_every);
   if (auto w = absl::GetFlag(FLAGS_weights).value) {
-    absl::StatusOr<diffusion::Weights> weights = ParseEnum<diffusion::Weights>(*w, "weights");
+    absl::StatusOr<training::Weights> weights = ParseEnum<training::Weights>(*w, "weights");
     if (!weights.ok()) return absl::InvalidArgumentError(absl::StrCat("--weights: ", weights.status().message()));
     c.weights = *weights;
   }
@@ -95,7 +96,7 @@ absl::StatusOr<study::EmmStudyConfig> StudyConfigFromFlags() {
   Overlay(absl::GetFlag(FLAGS_max_runs), c.search.max_runs);
   Overlay(absl::GetFlag(FLAGS_parallel), c.search.parallel);
   if (auto v = absl::GetFlag(FLAGS_extra_n).value) {
-    absl::StatusOr<std::vector<int64_t>> extra = diffusion::ParseIntList(*v, "--extra_n");
+    absl::StatusOr<std::vector<int64_t>> extra = networks::ParseIntList(*v, "--extra_n");
     if (!extra.ok()) return extra.status();
     c.search.extra_n = *extra;
   }

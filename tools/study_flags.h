@@ -10,7 +10,7 @@
 //                --max_runs --extra_n --parallel
 //
 // Example:
-//   absl::StatusOr<diffmem::study::EmmStudyConfig> c = diffmem::tools::StudyConfigFromFlags();
+//   absl::StatusOr<diffmem::study::EmmStudyConfig> c = diffmem::tools::StudyConfigFromFlags(metrics);
 
 #ifndef DIFFMEM_TOOLS_STUDY_FLAGS_H_
 #define DIFFMEM_TOOLS_STUDY_FLAGS_H_
@@ -20,6 +20,7 @@
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
+#include "memorization/metric_registry.h"
 #include "study/study_config.h"
 #include "tools/given_flag.h"
 
@@ -28,8 +29,10 @@ ABSL_DECLARE_FLAG(std::string, preset);
 namespace diffmem {
 namespace tools {
 
-// The --preset, with every study flag given overlaid; validated.
-absl::StatusOr<study::EmmStudyConfig> StudyConfigFromFlags();
+// The --preset, with every study flag given overlaid; validated, its
+// metric among `metrics` (what the tool offers).
+absl::StatusOr<study::EmmStudyConfig> StudyConfigFromFlags(
+    const memorization::MetricRegistry& metrics = memorization::MetricRegistryOf<>());
 
 }  // namespace tools
 }  // namespace diffmem

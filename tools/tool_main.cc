@@ -56,8 +56,7 @@ absl::Status CheckFlag(bool ok, const std::string& flag, const std::string& prob
   return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", problem));
 }
 
-int ToolMain(int argc, char** argv, const std::string& usage,
-             const std::function<absl::Status(const std::vector<char*>&)>& body) {
+int ToolMain(int argc, char** argv, const std::string& usage, const std::function<absl::Status()>& body) {
   const char* name = argc > 0 ? argv[0] : "diffmem";
   // `bazel run` starts a tool inside its runfiles tree and says where the user
   // typed the command: relative paths (flags and --flagfile) mean that directory.
@@ -80,10 +79,14 @@ int ToolMain(int argc, char** argv, const std::string& usage,
     std::fprintf(stderr, "%s: --threads: must be >= 0, got %d\n", name, absl::GetFlag(FLAGS_threads));
     return 2;
   }
+  if (args.size() > 1) {
+    std::fprintf(stderr, "%s: unexpected argument '%s' (flags take the form --name=value)\n", name, args[1]);
+    return 2;
+  }
   at::set_num_threads(ToolThreads());
   absl::Status status;
   try {
-    status = body(args);
+    status = body();
   } catch (const c10::Error& e) {
     status = absl::InternalError(absl::StrCat("LibTorch error: ", e.what_without_backtrace()));
   } catch (const std::exception& e) {

@@ -8,7 +8,7 @@
 // clear line on stderr and a non-zero exit.
 //
 // Example:
-//   absl::Status Run(const std::vector<char*>& args) { ...; return absl::OkStatus(); }
+//   absl::Status Run() { ...; return absl::OkStatus(); }
 //   int main(int argc, char** argv) {
 //     return diffmem::tools::ToolMain(argc, argv, "Writes a grid of images.\n  grid --out=g.png", Run);
 //   }
@@ -29,10 +29,10 @@ ABSL_DECLARE_FLAG(int, threads);
 namespace diffmem {
 namespace tools {
 
-// Runs `body` with the positional arguments left after flag parsing (argv[0]
-// first). Returns the process exit code: 0 on success, 1 on error, 2 on bad usage.
-int ToolMain(int argc, char** argv, const std::string& usage,
-             const std::function<absl::Status(const std::vector<char*>&)>& body);
+// Runs `body` once the flags are parsed; tools take no positional arguments,
+// so one left after parsing is refused here ("unexpected argument"). Returns
+// the process exit code: 0 on success, 1 on error, 2 on bad usage.
+int ToolMain(int argc, char** argv, const std::string& usage, const std::function<absl::Status()>& body);
 
 // The --threads value in force (resolved: never 0).
 int ToolThreads();

@@ -6,7 +6,7 @@
 //   bazel run //tools:train -- ... --out=/tmp/run_n32 --resume     # continue where it stopped
 //
 // The run directory gets config.json, loss.csv, checkpoint.pt and
-// result.json (diffusion/train.h); //tools:sample reads the checkpoint.
+// result.json (training/train_network.h); //tools:sample reads the checkpoint.
 //
 // Data parallel (--batch stays the global batch, divided among the ranks):
 //   train ... --nproc=2                         # 2 ranks on this machine (re-executes itself)
@@ -23,15 +23,15 @@
 #include "absl/strings/str_cat.h"
 #include "data/data_factors.h"
 #include "data/read_dataset.h"
-#include "diffusion/network.h"
-#include "diffusion/paper_recipe.h"
-#include "diffusion/train.h"
+#include "networks/network.h"
 #include "parallel/replicas.h"
 #include "tools/data_flags.h"
 #include "tools/data_parallel.h"
 #include "tools/network_flags.h"
-#include "tools/train_flags.h"
 #include "tools/tool_main.h"
+#include "tools/train_flags.h"
+#include "training/paper_recipe.h"
+#include "training/train_network.h"
 
 ABSL_FLAG(std::string, out, "", "run directory (required; must not hold a run unless --resume)");
 ABSL_FLAG(bool, resume, false, "continue the run in --out from its checkpoint (bit for bit)");
@@ -43,20 +43,16 @@ namespace {
 
 using diffmem::tools::CheckFlag;
 
-absl::Status Run(const std::vector<char*>& args) {
-  namespace dd = diffmem::diffusion;
-  if (auto s = CheckFlag(args.size() <= 1, "", absl::StrCat("unexpected argument '", args.size() > 1 ? args[1] : "",
-                                                            "' (flags take the form --name=value)"));
-      !s.ok()) {
-    return s;
-  }
+absl::Status Run() {
+  namespace networks = diffmem::networks;
+  namespace training = diffmem::training;
   const std::string out = absl::GetFlag(FLAGS_out);
   if (auto s = CheckFlag(!out.empty(), "out", "a run directory is required"); !s.ok()) return s;
-  // Train's defaults are the paper authors' CIFAR-10 recipe (diffusion/paper_recipe.h), then the flags given.
-  dd::TrainOptions training = dd::PaperTraining();
-  if (absl::Status s = diffmem::tools::OverlayTrainingFlags(training); !s.ok()) return s;
-  if (absl::Status s = dd::ValidateTrainOptions(training); !s.ok()) return s;
-  dd::NetworkConfig network = dd::PaperNetwork();
+  // Train's defaults are the paper authors' CIFAR-10 recipe (training/paper_recipe.h), then the flags given.
+  training::TrainOptions options = training::PaperTraining();
+  if (absl::Status s = diffmem::tools::OverlayTrainingFlags(options); !s.ok()) return s;
+  if (absl::Status s = training::ValidateTrainOptions(options); !s.ok()) return s;
+  networks::NetworkConfig network = training::PaperNetwork();
   if (absl::Status s = diffmem::tools::OverlayNetworkFlags(network); !s.ok()) return s;
   std::string spec = diffmem::tools::kDefaultDataSpec;
   diffmem::data::DataFactors factors = diffmem::tools::ToolDataDefaults();
@@ -66,31 +62,31 @@ absl::Status Run(const std::vector<char*>& args) {
   if (absl::Status s = diffmem::tools::FitNetworkToData(network, *ds); !s.ok()) return s;
 
   if (absl::GetFlag(FLAGS_dry_run)) {
-    absl::StatusOr<int64_t> parameters = dd::CountNetworkParameters(network);
+    absl::StatusOr<int64_t> parameters = networks::CountNetworkParameters(network);
     if (!parameters.ok()) return parameters.status();
     const nlohmann::json j = {{"out", out},
-                              {"network", dd::NetworkConfigToJson(network)},
-                              {"training", dd::TrainOptionsToJson(training)},
+                              {"network", networks::NetworkConfigToJson(network)},
+                              {"training", training::TrainOptionsToJson(options)},
                               {"data", diffmem::data::DataSourceToJson(spec, factors)},
-                              {"dataset", dd::DatasetSummaryJson(*ds)},
+                              {"dataset", training::DatasetSummaryJson(*ds)},
                               {"parameters", *parameters},
-                              {"total_steps", dd::TotalSteps(training, ds->size())}};
+                              {"total_steps", training::TotalSteps(options, ds->size())}};
     std::printf("%s\n", j.dump(2).c_str());
     return absl::OkStatus();
   }
 
   // Data parallel: launch the ranks here, or join the job a launcher started.
   absl::StatusOr<diffmem::tools::DataParallelJob> job =
-      diffmem::tools::JoinDataParallelJob("train", training.device, training.batch_size);
+      diffmem::tools::JoinDataParallelJob("train", options.device, options.batch_size);
   if (!job.ok()) return job.status();
   if (job->launched) return absl::OkStatus();
   const diffmem::parallel::Replicas& replicas = job->replicas;
 
-  dd::TrainCallbacks callbacks;
-  callbacks.progress = [](const dd::TrainProgress& p) {
-    std::fprintf(stderr, "train: %s\n", dd::FormatProgress(p).c_str());
+  training::TrainCallbacks callbacks;
+  callbacks.progress = [](const training::TrainProgress& p) {
+    std::fprintf(stderr, "train: %s\n", training::FormatProgress(p).c_str());
   };
-  callbacks.started = [&](const dd::TrainStart& st) {
+  callbacks.started = [&](const training::TrainStart& st) {
     if (!st.device_note.empty()) std::fprintf(stderr, "train: %s\n", st.device_note.c_str());
     std::fprintf(stderr, "train: %s/%s UNet, %lld parameters, %lld images %lldx%lldx%lld%s, device %s, threads %d\n",
                  network.spec.c_str(), network.precond.c_str(), static_cast<long long>(st.parameters),
@@ -103,14 +99,14 @@ absl::Status Run(const std::vector<char*>& args) {
                    static_cast<long long>(st.total_steps));
     }
   };
-  absl::StatusOr<dd::TrainResult> r = dd::TrainNetwork(network, *ds, training, out, absl::GetFlag(FLAGS_resume),
+  absl::StatusOr<training::TrainResult> r = training::TrainNetwork(network, *ds, options, out, absl::GetFlag(FLAGS_resume),
                                                        callbacks, diffmem::data::DataSourceToJson(spec, factors),
                                                        replicas);
   if (!r.ok()) return diffmem::tools::WithRank(replicas, r.status());
   if (!replicas.writes()) return absl::OkStatus();
   std::fprintf(stderr, "train: %s %lld steps (%.1f kimg), last loss %.4f, %.1f s; checkpoint %s\n",
                r->stopped_early ? "stopped after" : "done,", static_cast<long long>(r->steps), r->nimg / 1000.0,
-               r->last_loss, r->wall_s, dd::RunCheckpointPath(out).c_str());
+               r->last_loss, r->wall_s, training::RunCheckpointPath(out).c_str());
   return absl::OkStatus();
 }
 

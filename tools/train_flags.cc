@@ -38,7 +38,7 @@ ABSL_FLAG(Given<std::string>, device, {}, "auto (CUDA if available), cpu or cuda
 namespace diffmem {
 namespace tools {
 
-absl::Status OverlayTrainingFlags(diffusion::TrainOptions& t) {
+absl::Status OverlayTrainingFlags(training::TrainOptions& t) {
   Overlay(absl::GetFlag(FLAGS_batch), t.batch_size);
   Overlay(absl::GetFlag(FLAGS_optimizer), t.optimizer);
   Overlay(absl::GetFlag(FLAGS_lr), t.lr);
@@ -62,23 +62,23 @@ absl::Status OverlayTrainingFlags(diffusion::TrainOptions& t) {
   const Given<std::string> schedule = absl::GetFlag(FLAGS_ema_schedule);
   const Given<double> beta = absl::GetFlag(FLAGS_ema_beta);
   if (schedule.given()) {
-    absl::StatusOr<diffusion::EmaSchedule> s = ParseEnum<diffusion::EmaSchedule>(*schedule.value, "EMA schedule");
+    absl::StatusOr<training::EmaSchedule> s = ParseEnum<training::EmaSchedule>(*schedule.value, "EMA schedule");
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("--ema_schedule: ", s.status().message()));
     t.ema_schedule = *s;
-    if (*s != diffusion::EmaSchedule::kFixed && !beta.given()) t.ema_beta = 0;
+    if (*s != training::EmaSchedule::kFixed && !beta.given()) t.ema_beta = 0;
   } else if (beta.given()) {
-    t.ema_schedule = diffusion::EmaSchedule::kFixed;
+    t.ema_schedule = training::EmaSchedule::kFixed;
   }
   Overlay(beta, t.ema_beta);
   Overlay(absl::GetFlag(FLAGS_ema_halflife_kimg), t.ema_halflife_kimg);
   Overlay(absl::GetFlag(FLAGS_ema_rampup_ratio), t.ema_rampup_ratio);
   if (auto precision = absl::GetFlag(FLAGS_precision).value) {
-    absl::StatusOr<diffusion::Precision> p = ParseEnum<diffusion::Precision>(*precision, "precision");
+    absl::StatusOr<training::Precision> p = ParseEnum<training::Precision>(*precision, "precision");
     if (!p.ok()) return absl::InvalidArgumentError(absl::StrCat("--precision: ", p.status().message()));
     t.precision = *p;
   }
   if (auto order = absl::GetFlag(FLAGS_data_order).value) {
-    absl::StatusOr<diffusion::DataOrder> o = ParseEnum<diffusion::DataOrder>(*order, "data order");
+    absl::StatusOr<training::DataOrder> o = ParseEnum<training::DataOrder>(*order, "data order");
     if (!o.ok()) return absl::InvalidArgumentError(absl::StrCat("--data_order: ", o.status().message()));
     t.data_order = *o;
   }

@@ -9,7 +9,7 @@
 // --epochs) replaces the base's duration as a whole.
 //
 // Example:
-//   diffmem::diffusion::TrainOptions train;             // train's defaults
+//   diffmem::training::TrainOptions train;             // train's defaults
 //   if (absl::Status s = diffmem::tools::OverlayTrainingFlags(train); !s.ok()) return s;
 
 #ifndef DIFFMEM_TOOLS_TRAIN_FLAGS_H_
@@ -20,8 +20,8 @@
 
 #include "absl/flags/declare.h"
 #include "absl/status/status.h"
-#include "diffusion/train_options.h"
 #include "tools/given_flag.h"
+#include "training/train_options.h"
 
 ABSL_DECLARE_FLAG(diffmem::tools::Given<int64_t>, batch);
 ABSL_DECLARE_FLAG(diffmem::tools::Given<std::string>, optimizer);
@@ -49,7 +49,7 @@ namespace diffmem {
 namespace tools {
 
 // Overlays the training flags given (errors name a flag with a bad name).
-absl::Status OverlayTrainingFlags(diffusion::TrainOptions& train);
+absl::Status OverlayTrainingFlags(training::TrainOptions& train);
 
 }  // namespace tools
 }  // namespace diffmem

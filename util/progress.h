@@ -1,7 +1,7 @@
 // How long work takes, as people read it: durations ("1m05s", "2h03m") and
 // the progress line every long-running tool prints,
 //   "640/10000 images (6.4%)  123 images/s  ETA 1m16s"
-// (//tools:train prints the same fields for steps, diffusion/train.h).
+// (//tools:train prints the same fields for steps, training/train_network.h).
 //
 // Example:
 //   diffmem::util::ProgressMeter meter(/*total=*/10000, "images");

@@ -1,5 +1,5 @@
-// A downstream program using diffmem: summarises Fashion-MNIST and writes a
-// grid of its first images.
+// A downstream program using diffmem: summarises Fashion-MNIST, writes a
+// grid of its first images, and says how large the paper's network is.
 //
 //   bazel run //:dataset_summary -- /tmp/first16.png
 
@@ -7,6 +7,8 @@
 
 #include "data/idx.h"
 #include "data/image_grid.h"
+#include "networks/network.h"
+#include "training/paper_recipe.h"
 
 int main(int argc, char** argv) {
   absl::StatusOr<diffmem::data::Dataset> ds = diffmem::data::ReadFashionMnist("t10k");
@@ -18,6 +20,12 @@ int main(int argc, char** argv) {
               static_cast<long long>(ds->size()), static_cast<long long>(ds->channels()),
               static_cast<long long>(ds->height()), static_cast<long long>(ds->width()),
               static_cast<long long>(ds->num_classes), ds->images.to(torch::kFloat64).mean().item<double>());
+  absl::StatusOr<int64_t> params = diffmem::networks::CountNetworkParameters(diffmem::training::PaperNetwork());
+  if (!params.ok()) {
+    std::fprintf(stderr, "dataset_summary: %s\n", std::string(params.status().message()).c_str());
+    return 1;
+  }
+  std::printf("the authors' CIFAR-10 network (DDPM++, VP): %lld parameters\n", static_cast<long long>(*params));
   if (argc > 1) {
     absl::Status s = diffmem::data::WriteImageGrid(argv[1], ds->images.narrow(0, 0, 16));
     if (!s.ok()) {
