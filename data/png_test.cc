@@ -4,6 +4,7 @@
 
 #include "data/image_grid.h"
 #include "data/pixels.h"
+#include "data/testing/crafted_png.h"
 #include "gtest/gtest.h"
 #include "util/atomic_file.h"
 
@@ -78,6 +79,148 @@ TEST(PngTest, RejectsWrongTensors) {
   EXPECT_FALSE(WritePng(path, torch::zeros({3, 4, 4}, torch::kFloat32)).ok());
   EXPECT_FALSE(WritePng(path, torch::zeros({4, 4}, torch::kUInt8)).ok());
   EXPECT_EQ(util::ReadFileToString(path).status().code(), absl::StatusCode::kNotFound) << "partial output left behind";
+}
+
+using testing::CraftedPng;
+using testing::CraftPng;
+
+// Decodes crafted bytes, failing the test on an error.
+torch::Tensor Decode(const CraftedPng& p) {
+  const std::string bytes = CraftPng(p);
+  EXPECT_FALSE(bytes.empty()) << "libpng refused the crafted PNG";
+  absl::StatusOr<torch::Tensor> img = DecodePng(bytes, "crafted.png");
+  EXPECT_TRUE(img.ok()) << img.status();
+  return img.ok() ? *img : torch::Tensor();
+}
+
+// 16-bit samples are scaled, not gamma-corrected: v → round(v·255/65535),
+// computed here in integers (v·255/65535 is never exactly halfway).
+TEST(PngTest, SixteenBitGrayIsScaledAsStored) {
+  CraftedPng p;
+  p.width = 256;
+  p.height = 256;
+  p.bit_depth = 16;
+  for (uint32_t v = 0; v < 65536; ++v) p.samples.push_back(static_cast<uint16_t>(v));
+  torch::Tensor img = Decode(p);
+  ASSERT_EQ(img.sizes(), (std::vector<int64_t>{1, 256, 256}));
+  const uint8_t* got = img.data_ptr<uint8_t>();
+  int wrong = 0;
+  for (uint32_t v = 0; v < 65536; ++v) wrong += got[v] != (v * 255 + 32767) / 65535;
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(got[32809], 128);  // the values a gamma curve turned into 186 and 175
+  EXPECT_EQ(got[28767], 112);
+}
+
+TEST(PngTest, GammaAndSrgbChunksAreIgnored) {
+  CraftedPng p;
+  p.width = 256;
+  for (int v = 0; v < 256; ++v) p.samples.push_back(v);
+  torch::Tensor expected = torch::arange(256, torch::kInt64).to(torch::kUInt8).reshape({1, 1, 256});
+  for (double gamma : {1.0, 0.45455, 2.2}) {
+    p.gamma = gamma;
+    EXPECT_TRUE(torch::equal(Decode(p), expected)) << "gAMA " << gamma;
+  }
+  p.gamma.reset();
+  p.srgb = true;
+  EXPECT_TRUE(torch::equal(Decode(p), expected)) << "sRGB";
+
+  CraftedPng rgb;  // 16-bit RGB with gAMA 1.0
+  rgb.width = 2;
+  rgb.color_type = PNG_COLOR_TYPE_RGB;
+  rgb.bit_depth = 16;
+  rgb.gamma = 1.0;
+  rgb.samples = {32809, 28767, 65535, 0, 257, 384};
+  torch::Tensor img = Decode(rgb);
+  ASSERT_EQ(img.sizes(), (std::vector<int64_t>{3, 1, 2}));
+  EXPECT_TRUE(torch::equal(img.permute({1, 2, 0}).reshape({6}),
+                           torch::tensor({128, 112, 255, 0, 1, 1}, torch::kInt64).to(torch::kUInt8)));
+}
+
+// Alpha is dropped: the stored colour comes back, not the colour on black.
+TEST(PngTest, AlphaIsDroppedNotComposited) {
+  CraftedPng ga;
+  ga.width = 2;
+  ga.color_type = PNG_COLOR_TYPE_GRAY_ALPHA;
+  ga.samples = {200, 0, 100, 128};
+  torch::Tensor gray = Decode(ga);
+  EXPECT_TRUE(torch::equal(gray, torch::tensor({200, 100}, torch::kInt64).to(torch::kUInt8).reshape({1, 1, 2})));
+
+  CraftedPng rgba;
+  rgba.width = 2;
+  rgba.color_type = PNG_COLOR_TYPE_RGB_ALPHA;
+  rgba.bit_depth = 16;
+  rgba.samples = {65535, 32809, 0, 0, 257, 514, 771, 65535};
+  torch::Tensor rgb = Decode(rgba);
+  ASSERT_EQ(rgb.sizes(), (std::vector<int64_t>{3, 1, 2}));
+  EXPECT_TRUE(torch::equal(rgb.permute({1, 2, 0}).reshape({6}),
+                           torch::tensor({255, 128, 0, 1, 2, 3}, torch::kInt64).to(torch::kUInt8)));
+}
+
+TEST(PngTest, PalettesBecomeRgbAndTransparencyIsDropped) {
+  CraftedPng p;
+  p.width = 4;
+  p.color_type = PNG_COLOR_TYPE_PALETTE;
+  p.bit_depth = 2;
+  p.palette = {{10, 20, 30}, {40, 50, 60}, {70, 80, 90}, {255, 0, 128}};
+  p.palette_alpha = {0, 128};
+  p.samples = {3, 0, 1, 2};
+  torch::Tensor img = Decode(p);
+  ASSERT_EQ(img.sizes(), (std::vector<int64_t>{3, 1, 4}));
+  EXPECT_TRUE(torch::equal(img.permute({1, 2, 0}).reshape({12}),
+                           torch::tensor({255, 0, 128, 10, 20, 30, 40, 50, 60, 70, 80, 90}, torch::kInt64)
+                               .to(torch::kUInt8)));
+}
+
+TEST(PngTest, LowBitGrayIsScaledToFullRange) {
+  for (int depth : {1, 2, 4}) {
+    CraftedPng p;
+    const int top = (1 << depth) - 1;
+    p.width = top + 1;
+    p.bit_depth = depth;
+    for (int v = 0; v <= top; ++v) p.samples.push_back(v);
+    torch::Tensor img = Decode(p);
+    ASSERT_EQ(img.numel(), top + 1);
+    for (int v = 0; v <= top; ++v) EXPECT_EQ(img.flatten()[v].item<uint8_t>(), v * 255 / top) << depth << "-bit " << v;
+  }
+}
+
+TEST(PngTest, InterlacedImagesDecodeLikeProgressiveOnes) {
+  CraftedPng p;
+  p.width = 13;
+  p.height = 11;
+  p.color_type = PNG_COLOR_TYPE_RGB;
+  for (int i = 0; i < 13 * 11 * 3; ++i) p.samples.push_back((i * 37) % 256);
+  torch::Tensor plain = Decode(p);
+  p.interlaced = true;
+  EXPECT_TRUE(torch::equal(Decode(p), plain));
+}
+
+TEST(PngTest, PeekReadsTheHeaderAndBoundsTheFileSize) {
+  CraftedPng p;
+  p.width = 28;
+  p.height = 20;
+  p.bit_depth = 16;
+  p.samples.assign(28 * 20, 1000);
+  const std::string bytes = CraftPng(p);
+  absl::StatusOr<PngHeader> h = PeekPngHeader(bytes.substr(0, kPngHeaderBytes), "a.png");
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->width, 28u);
+  EXPECT_EQ(h->height, 20u);
+  EXPECT_EQ(h->bit_depth, 16);
+  EXPECT_EQ(h->color_type, PNG_COLOR_TYPE_GRAY);
+  EXPECT_EQ(MaxPngBytes(*h), 2 * 20 * (1 + 28 * 2) + (1 << 20));
+  EXPECT_LE(static_cast<int64_t>(bytes.size()), MaxPngBytes(*h));
+
+  EXPECT_NE(PeekPngHeader(std::string(40, '\0'), "zeros.png").status().message().find("zeros.png: not a PNG file"),
+            std::string::npos);
+  std::string bad_depth = bytes;
+  bad_depth[24] = 3;  // IHDR bit depth 3
+  EXPECT_NE(PeekPngHeader(bad_depth, "d.png").status().message().find("d.png: corrupt PNG: colour type 0 with bit depth 3"),
+            std::string::npos);
+  EXPECT_FALSE(DecodePng(bad_depth, "d.png").ok());
+  std::string huge = bytes;
+  huge[16] = 0x7f;  // width 2^30 + …
+  EXPECT_NE(PeekPngHeader(huge, "h.png").status().message().find("h.png: unsupported PNG size"), std::string::npos);
 }
 
 TEST(ImageGridTest, TilesInRowMajorOrder) {

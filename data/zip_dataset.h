@@ -71,24 +71,64 @@ inline std::string ErrorText(int code) {
 
 inline std::string ErrorText(zip_error_t* e) { return zip_error_strerror(e); }
 
-// Reads entry `index` whole; CRC and truncation errors surface here.
-inline absl::StatusOr<std::string> ReadEntry(zip_t* za, zip_uint64_t index, const std::string& display) {
+// How far an entry may inflate, decided from its first kPngHeaderBytes
+// bytes (fewer if it is shorter); an error refuses the entry unread.
+struct EntryBound {
+  int64_t max_bytes = 0;
+  std::string what;  // "a 28x28 PNG": what the bound is for, in errors
+};
+using EntryBoundFn = std::function<absl::StatusOr<EntryBound>(absl::string_view head)>;
+
+// A PNG entry: its signature and IHDR, then at most MaxPngBytes.
+inline EntryBoundFn PngEntryBound(const std::string& display) {
+  return [display](absl::string_view head) -> absl::StatusOr<EntryBound> {
+    absl::StatusOr<PngHeader> h = PeekPngHeader(head, display);
+    if (!h.ok()) return h.status();
+    return EntryBound{MaxPngBytes(*h), absl::StrCat("a ", h->width, "x", h->height, " PNG")};
+  };
+}
+
+// dataset.json: a label line per image is ~30 bytes; allow 512, plus 1 MiB.
+inline EntryBoundFn JsonEntryBound(int64_t images) {
+  return [images](absl::string_view) -> absl::StatusOr<EntryBound> {
+    return EntryBound{(int64_t{1} << 20) + 512 * images, absl::StrCat("the labels of ", images, " images")};
+  };
+}
+
+// Reads entry `index` whole, within the bound its first bytes set; CRC and
+// truncation errors surface here. An entry is never inflated past its bound,
+// so a small archive cannot make the reader allocate gigabytes.
+inline absl::StatusOr<std::string> ReadEntry(zip_t* za, zip_uint64_t index, const std::string& display,
+                                             const EntryBoundFn& bound) {
   zip_file_t* f = zip_fopen_index(za, index, 0);
   if (f == nullptr) {
     return absl::DataLossError(absl::StrCat(display, ": cannot open entry: ", ErrorText(zip_get_error(za))));
   }
+  auto fail = [&](absl::Status s) {
+    zip_fclose(f);
+    return s;
+  };
+  auto corrupt = [&] {
+    return fail(absl::DataLossError(absl::StrCat(display, ": corrupt entry: ", ErrorText(zip_file_get_error(f)))));
+  };
   std::string out;
   char buf[1 << 16];
-  while (true) {
-    const zip_int64_t n = zip_fread(f, buf, sizeof(buf));
-    if (n < 0) {
-      const std::string why = ErrorText(zip_file_get_error(f));
-      zip_fclose(f);
-      return absl::DataLossError(absl::StrCat(display, ": corrupt entry: ", why));
-    }
-    if (n == 0) break;
+  zip_int64_t n = 1;
+  while (out.size() < kPngHeaderBytes && (n = zip_fread(f, buf, kPngHeaderBytes - out.size())) > 0) {
     out.append(buf, static_cast<size_t>(n));
   }
+  if (n < 0) return corrupt();
+  absl::StatusOr<EntryBound> limit = bound(out);
+  if (!limit.ok()) return fail(limit.status());
+  while ((n = zip_fread(f, buf, sizeof(buf))) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+    if (static_cast<int64_t>(out.size()) > limit->max_bytes) {
+      return fail(absl::InvalidArgumentError(
+          absl::StrCat(display, ": inflates to more than ", limit->max_bytes, " bytes, the most ", limit->what,
+                       " can take; refusing it (a damaged or hostile archive?)")));
+    }
+  }
+  if (n < 0) return corrupt();
   const int rc = zip_fclose(f);
   if (rc != 0) return absl::DataLossError(absl::StrCat(display, ": corrupt entry: ", ErrorText(rc)));
   return out;
@@ -119,7 +159,8 @@ inline absl::StatusOr<Dataset> ReadArchive(zip_t* za, const std::string& archive
   std::vector<std::string> names(pngs.size()), bytes(pngs.size());
   for (size_t i = 0; i < pngs.size(); ++i) {
     names[i] = pngs[i].first;
-    absl::StatusOr<std::string> b = ReadEntry(za, pngs[i].second, prefix + names[i]);
+    const std::string display = prefix + names[i];
+    absl::StatusOr<std::string> b = ReadEntry(za, pngs[i].second, display, PngEntryBound(display));
     if (!b.ok()) return b.status();
     bytes[i] = *std::move(b);
   }
@@ -127,7 +168,8 @@ inline absl::StatusOr<Dataset> ReadArchive(zip_t* za, const std::string& archive
   if (!images.ok()) return images.status();
   if (json_index < 0) return AssembleDataset(names, *images, nullptr, prefix, archive);
   absl::StatusOr<std::string> text =
-      ReadEntry(za, static_cast<zip_uint64_t>(json_index), prefix + kDatasetJsonName);
+      ReadEntry(za, static_cast<zip_uint64_t>(json_index), prefix + kDatasetJsonName,
+                JsonEntryBound(static_cast<int64_t>(pngs.size())));
   if (!text.ok()) return text.status();
   absl::StatusOr<DatasetJson> meta = ParseDatasetJson(*text, prefix + kDatasetJsonName);
   if (!meta.ok()) return meta.status();

@@ -235,6 +235,41 @@ TEST(ZipDatasetTest, BadArchivesGiveErrorsNamingTheEntry) {
   EXPECT_NE(missing.status().message().find("no_such.zip"), std::string::npos);
 }
 
+// A small archive must not make the reader allocate what its entries
+// inflate to: a non-PNG is refused on its first bytes, a PNG past the bound
+// of its declared size, without inflating the rest.
+TEST(ZipDatasetTest, EntriesAreNotInflatedPastWhatTheirPngCanHold) {
+  const std::string zeros(64 << 20, '\0');
+  const std::string bomb = MakeZip({{"00000/img00000000.png", zeros}}, /*deflate=*/true);
+  EXPECT_LT(bomb.size(), 1u << 20) << "64 MiB of zeros deflate to well under 1 MiB";
+  ExpectZipError(bomb, {"bad.zip:00000/img00000000.png", "not a PNG file (bad signature)"});
+
+  const std::string g8 = Png(torch::zeros({1, 8, 8}, torch::kUInt8));
+  const std::string padded = MakeZip({{"a.png", g8 + std::string(16 << 20, '\0')}}, /*deflate=*/true);
+  ExpectZipError(padded, {"bad.zip:a.png", "inflates to more than 1048720 bytes", "the most a 8x8 PNG can take"});
+  // Trailing bytes within the bound are libpng's to judge (it ignores them).
+  absl::StatusOr<Dataset> within = ReadZipDatasetFromMemory(MakeZip({{"a.png", g8 + std::string(1000, '\0')}}), "ok.zip");
+  EXPECT_TRUE(within.ok()) << within.status();
+
+  std::string json = R"({"labels": [["a.png", 0]], "pad": ")" + std::string(2 << 20, ' ') + "\"}";
+  ExpectZipError(MakeZip({{"a.png", g8}, {"dataset.json", json}}, /*deflate=*/true),
+                 {"bad.zip:dataset.json", "inflates to more than", "the labels of 1 images"});
+}
+
+// Labels are bounded by the most classes a data set may have, not by 2^31: a
+// label of 2^31 - 1 would ask for a class embedding of 2^31 rows.
+TEST(ZipDatasetTest, LabelsBeyondTheClassLimitAreRefusedNamingTheEntry) {
+  const std::string g8 = Png(torch::zeros({1, 8, 8}, torch::kUInt8));
+  ExpectZipError(MakeZip({{"a.png", g8}, {"b.png", g8}, {"dataset.json", R"({"labels": [["a.png", 0], ["b.png", 2147483647]]})"}}),
+                 {"bad.zip:dataset.json", "label of \"b.png\" (labels[1]) out of range: 2147483647", "[0, 1048576)"});
+  ExpectZipError(MakeZip({{"a.png", g8}, {"dataset.json", R"({"labels": [["a.png", 0]], "num_classes": 1048577})"}}),
+                 {"bad.zip:dataset.json", "\"num_classes\" must be an integer in [1, 1048576], got 1048577"});
+  absl::StatusOr<Dataset> top = ReadZipDatasetFromMemory(
+      MakeZip({{"a.png", g8}, {"dataset.json", R"({"labels": [["a.png", 1048575]]})"}}), "top.zip");
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(top->num_classes, kMaxClasses);
+}
+
 TEST(ZipDatasetTest, NullLabelsMeanUnlabeled) {
   const std::string g8 = Png(torch::zeros({1, 8, 8}, torch::kUInt8));
   absl::StatusOr<Dataset> ds =
