@@ -198,7 +198,7 @@ absl::Status LoadEdmStateDict(const StateDict& sd, const std::string& source, UN
                                                      c10::str(c10::IntArrayRef(e.edm_shape))));
     }
     if (!t->is_floating_point()) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": tensor '", e.edm_name, "' has dtype ", t->scalar_type(),
+      return absl::InvalidArgumentError(absl::StrCat(source, ": tensor '", e.edm_name, "' has dtype ", c10::toString(t->scalar_type()),
                                                      ", expected a floating-point type"));
     }
     torch::Tensor value = t->to(torch::kFloat32);

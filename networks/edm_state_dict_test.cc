@@ -178,6 +178,10 @@ TEST(EdmStateDictTest, WrongArchitectureNamesTheTensor) {
   with_nan[3].second[0] = NAN;
   msg = error(DdpmppFixtureOptions(), with_nan);
   EXPECT_NE(msg.find("holds NaN or Inf"), std::string::npos) << msg;
+  StateDict integers = edm;
+  integers[3].second = integers[3].second.to(torch::kInt64);
+  msg = error(DdpmppFixtureOptions(), integers);
+  EXPECT_NE(msg.find("' has dtype Long, expected a floating-point type"), std::string::npos) << msg;
 
   // A bare SongUNet state dict (no "model.") and augmentation weights load.
   StateDict bare;

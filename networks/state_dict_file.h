@@ -11,9 +11,12 @@
 //   ReadStateDictFile(path)     errors name the file and say what is wrong
 //   WriteStateDictFile(path, d) atomic (temp file + rename)
 //
-// LibTorch 1.13's unpickler reads plain dicts only: it turns a
+// LibTorch's unpickler reads plain dicts only: it turns a
 // collections.OrderedDict, which is what Module.state_dict() returns, into
-// None. Such a file fails with a message saying how to re-save it.
+// None. Such a pickle is rewritten with plain dicts first
+// (networks/ordered_dict_pickle.h), so `torch.save(net.state_dict(), PATH)`
+// reads as it is; so does a dict of state dicts, by its 'ema' entry (or its
+// only one): torch.save({'ema': net.state_dict()}, PATH).
 //
 // Example:
 //   using namespace diffmem::networks;
@@ -36,6 +39,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <string>
 #include <utility>
@@ -45,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "networks/ordered_dict_pickle.h"
 #include "networks/torch_pickle_check.h"
 #include "util/atomic_file.h"
 
@@ -71,6 +76,51 @@ inline std::string FirstLine(const std::exception& e) {
   return nl == std::string::npos ? s : s.substr(0, nl);
 }
 
+// What a value is, for messages: "a list", "a tensor", "None", ...
+inline std::string Kind(const c10::IValue& v) {
+  if (v.isTensor()) return "a tensor";
+  if (v.isList()) return "a list";
+  if (v.isTuple()) return "a tuple";
+  if (v.isGenericDict()) return "a dict";
+  if (v.isNone()) return "None";
+  if (v.isInt()) return "an integer";
+  if (v.isDouble()) return "a float";
+  if (v.isBool()) return "a bool";
+  if (v.isString()) return "a string";
+  return absl::StrCat("a ", v.tagKind());
+}
+
+// The state dict inside a dict of them: the value under 'ema' (EDM's
+// snapshots keep the EMA there), else the only value when there is one,
+// when it is a dict; nothing when `d` is not such a dict.
+inline std::optional<c10::impl::GenericDict> InnerStateDict(const c10::impl::GenericDict& d) {
+  std::optional<c10::IValue> pick;
+  for (const auto& item : d) {
+    if (item.key().isString() && item.key().toStringRef() == "ema") pick = item.value();
+  }
+  if (!pick && d.size() == 1) pick = d.begin()->value();
+  if (!pick || !pick->isGenericDict()) return std::nullopt;
+  return pick->toGenericDict();
+}
+
+// A torch.save archive with `pickle` as its data.pkl and the tensor storages
+// (data/KEY) of `reader`.
+inline std::vector<char> WithPickle(caffe2::serialize::PyTorchStreamReader& reader, const std::string& pickle) {
+  std::vector<char> out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* p, size_t n) {
+    out.insert(out.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
+    return n;
+  });
+  writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+  for (const std::string& name : reader.getAllRecords()) {
+    if (!absl::StartsWith(name, "data/")) continue;
+    auto [bytes, size] = reader.getRecord(name);
+    writer.writeRecord(name, bytes.get(), size);
+  }
+  writer.writeEndOfFile();
+  return out;
+}
+
 }  // namespace internal_state_dict_file
 
 // Reads a dict of tensors written by Python's torch.save (or by
@@ -94,6 +144,7 @@ inline absl::StatusOr<StateDict> ReadStateDictFile(const std::string& path) {
   // The pickle is checked before LibTorch runs it: on damaged data its
   // unpickler may ask for gigabytes or read past a record (torch_pickle_check.h).
   // Checking reads each record once more (a copy, one at a time).
+  std::vector<char> rewritten;
   try {
     caffe2::serialize::PyTorchStreamReader reader(
         std::make_shared<caffe2::serialize::MemoryReadAdapter>(data.data(), static_cast<off_t>(data.size())));
@@ -102,18 +153,20 @@ inline absl::StatusOr<StateDict> ReadStateDictFile(const std::string& path) {
     }
     auto [pkl, size] = reader.getRecord("data.pkl");
     const std::string pickle(static_cast<const char*>(pkl.get()), size);
-    if (absl::StartsWith(pickle, "\x80\x02" "ccollections\nOrderedDict\n")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": holds a collections.OrderedDict (a state_dict() saved as is), which LibTorch cannot read; ",
-          kResave));
-    }
-    absl::Status s = CheckTorchSavePickle(pickle, [&](const std::string& name) -> int64_t {
+    const TorchRecordSize record_size = [&](const std::string& name) -> int64_t {
       return reader.hasRecord(name) ? static_cast<int64_t>(std::get<1>(reader.getRecord(name))) : -1;
-    });
+    };
+    absl::Status s = CheckTorchSavePickle(pickle, record_size);
     if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": damaged torch.save archive: ", s.message()));
+    // Module.state_dict()'s collections.OrderedDict, which LibTorch reads as
+    // None: the same pickle with plain dicts, in an archive of its own.
+    absl::StatusOr<std::string> plain = OrderedDictsAsDicts(pickle, record_size);
+    if (!plain.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", plain.status().message()));
+    if (*plain != pickle) rewritten = internal_state_dict_file::WithPickle(reader, *plain);
   } catch (const std::exception& e) {  // c10::Error, and std:: exceptions from damaged data
     return unreadable(e);
   }
+  if (!rewritten.empty()) data.swap(rewritten);
   torch::IValue value;
   try {
     value = torch::pickle_load(data);
@@ -121,19 +174,23 @@ inline absl::StatusOr<StateDict> ReadStateDictFile(const std::string& path) {
     return unreadable(e);
   }
   if (!value.isGenericDict()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": holds a ", value.tagKind(), ", expected a dict from names to tensors; ", kResave));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", internal_state_dict_file::Kind(value),
+                                                   ", expected a dict from names to tensors; ", kResave));
   }
+  // A dict of state dicts ({'ema': net.state_dict(), ...}): its 'ema', or its only one.
+  c10::impl::GenericDict dict = value.toGenericDict();
+  if (std::optional<c10::impl::GenericDict> inner = internal_state_dict_file::InnerStateDict(dict)) dict = *inner;
   StateDict out;
-  for (const auto& item : value.toGenericDict()) {
+  for (const auto& item : dict) {
     if (!item.key().isString()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": a key of the dict is a ", item.key().tagKind(), ", expected tensor names (strings)"));
     }
     const std::string& name = item.key().toStringRef();
     if (!item.value().isTensor()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": '", name, "' is a ", item.value().tagKind(), ", expected a tensor"));
+      return absl::InvalidArgumentError(absl::StrCat(path, ": '", name, "' is ",
+                                                     internal_state_dict_file::Kind(item.value()),
+                                                     ", expected a tensor (or one dict of tensors under 'ema')"));
     }
     out.emplace_back(name, item.value().toTensor().cpu());
   }

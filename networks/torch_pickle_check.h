@@ -6,10 +6,14 @@
 //   - a length running past the end of the pickle;
 //   - a storage whose element count exceeds its zip record (LibTorch would
 //     read past the record's buffer);
-//   - an opcode a dict of tensors never holds.
+//   - an opcode a dict of tensors never holds;
+//   - a global other than the tensor rebuild, the storage classes,
+//     collections.OrderedDict and LibTorch's own type tags (a pickle that
+//     would build any other object, say through __reduce__).
 // What torch.save and torch::pickle_save write passes; the stack is simulated
 // only as far as the storage references need (Python's pickletools documents
-// the opcodes).
+// the opcodes). An observer may see each opcode's bytes and stack depth
+// (networks/ordered_dict_pickle.h rewrites pickles with it).
 //
 // Example:
 //   absl::Status s = diffmem::networks::CheckTorchSavePickle(pickle_bytes, [&](const std::string& record) {
@@ -37,6 +41,16 @@ namespace networks {
 // Size in bytes of the archive record called `name` ("data/0"), or -1 when absent.
 using TorchRecordSize = std::function<int64_t(const std::string& name)>;
 
+// One opcode of the walk, for a caller that rewrites the pickle: its bytes
+// are [begin, end) (opcode and arguments); `depth` and `marks` are the stack
+// size and the open MARKs before it ran.
+struct PickleOp {
+  size_t begin = 0, end = 0;
+  unsigned char op = 0;
+  size_t depth = 0, marks = 0;
+};
+using PickleOpObserver = std::function<void(const PickleOp&)>;
+
 namespace internal_torch_pickle_check {
 
 // What the walk keeps of a stack entry: strings, small integers, and tuples
@@ -59,15 +73,31 @@ inline int64_t StorageItemSize(const std::string& global) {
   return it == kSizes.end() ? -1 : it->second;
 }
 
+// The globals a state dict's pickle may name: torch's tensor rebuild, its
+// storage classes, collections.OrderedDict (state dicts and tensor hooks),
+// and the type tags of LibTorch's own writer. Nothing else is an object a
+// dict of tensors holds.
+inline bool AllowedGlobal(const std::string& global) {
+  return global == "torch._utils._rebuild_tensor_v2" || global == "collections.OrderedDict" ||
+         StorageItemSize(global) > 0 || global.rfind("torch.jit._pickle.", 0) == 0;
+}
+
 }  // namespace internal_torch_pickle_check
 
-inline absl::Status CheckTorchSavePickle(absl::string_view p, const TorchRecordSize& record_size) {
+// `observe`, when given, sees every opcode of a pickle that passes, in order.
+inline absl::Status CheckTorchSavePickle(absl::string_view p, const TorchRecordSize& record_size,
+                                         const PickleOpObserver& observe = nullptr) {
   using internal_torch_pickle_check::Value;
   std::vector<Value> stack, memo;
   std::vector<size_t> marks;
   size_t pos = 0;
   auto bad = [&](const std::string& why) {
     return absl::InvalidArgumentError(absl::StrCat("pickle byte ", pos, ": ", why));
+  };
+  auto refused = [&](const std::string& global) {
+    return bad(absl::StrCat("names the global '", global,
+                            "', which is not a tensor, a storage or an OrderedDict: a state dict holds no other "
+                            "objects (nothing of the file was run)"));
   };
   auto take = [&](size_t n, const char** out) {  // n argument bytes after the opcode
     if (n > p.size() - pos) return false;
@@ -103,14 +133,22 @@ inline absl::Status CheckTorchSavePickle(absl::string_view p, const TorchRecordS
     return t;
   };
   while (pos < p.size()) {
+    PickleOp seen;
+    seen.begin = pos;
+    seen.depth = stack.size();
+    seen.marks = marks.size();
     const unsigned char op = static_cast<unsigned char>(p[pos++]);
+    seen.op = op;
     const char* a = nullptr;
     std::vector<Value> items;
     bool ok = true;
     switch (op) {
       case 0x80: ok = take(1, &a); break;      // PROTO
       case 0x95: ok = take(8, &a); break;      // FRAME
-      case '.': return absl::OkStatus();       // STOP
+      case '.':                                // STOP
+        seen.end = pos;
+        if (observe) observe(seen);
+        return absl::OkStatus();
       case '(': marks.push_back(stack.size()); break;  // MARK
       case ')': stack.push_back(tuple({})); break;     // EMPTY_TUPLE
       case '}': case ']': case 'N': case 0x88: case 0x89: stack.emplace_back(); break;
@@ -175,10 +213,23 @@ inline absl::Status CheckTorchSavePickle(absl::string_view p, const TorchRecordS
         v.kind = Value::kString;
         v.text = absl::StrCat(p.substr(pos, nl1 - pos), ".", p.substr(nl1 + 1, nl2 - nl1 - 1));
         pos = nl2 + 1;
+        if (!internal_torch_pickle_check::AllowedGlobal(v.text)) return refused(v.text);
         stack.push_back(v);
         break;
       }
-      case 0x93: ok = pop(2, nullptr); if (ok) stack.emplace_back(); break;  // STACK_GLOBAL
+      case 0x93: {                             // STACK_GLOBAL: module and name from the stack
+        ok = pop(2, &items);
+        if (!ok) break;
+        if (items[0].kind != Value::kString || items[1].kind != Value::kString) {
+          return bad("STACK_GLOBAL of something other than two strings");
+        }
+        Value v;
+        v.kind = Value::kString;
+        v.text = absl::StrCat(items[0].text, ".", items[1].text);
+        if (!internal_torch_pickle_check::AllowedGlobal(v.text)) return refused(v.text);
+        stack.push_back(v);
+        break;
+      }
       case 'q': case 'r': case 0x94: {         // BINPUT, LONG_BINPUT, MEMOIZE
         uint64_t index = memo.size();
         if (op != 0x94) {
@@ -224,6 +275,8 @@ inline absl::Status CheckTorchSavePickle(absl::string_view p, const TorchRecordS
       default: return bad(absl::StrFormat("opcode 0x%02x, which a state dict does not hold", op));
     }
     if (!ok) return bad("truncated, or the stack does not hold what the opcode needs");
+    seen.end = pos;
+    if (observe) observe(seen);
   }
   return bad("no STOP opcode: truncated");
 }

@@ -94,6 +94,24 @@ TEST(TorchPickleCheckTest, RefusesDamage) {
   EXPECT_NE(message("\x80\x02(K\x01Q."s).find("not a storage reference"), std::string::npos);
 }
 
+// A pickle that would build an object other than tensors and dicts (the
+// payload of a __reduce__ exploit) is refused by name, protocol 2 or 4.
+TEST(TorchPickleCheckTest, RefusesGlobalsAStateDictDoesNotHold) {
+  auto message = [](const std::string& pickle) {
+    absl::Status s = CheckTorchSavePickle(pickle, [](const std::string&) { return int64_t{-1}; });
+    return s.ok() ? std::string("ok") : std::string(s.message());
+  };
+  EXPECT_NE(message("\x80\x02" "cposix\nsystem\nq\x00X\x02\x00\x00\x00" "lsq\x01\x85q\x02Rq\x03."s)
+                .find("names the global 'posix.system', which is not a tensor, a storage or an OrderedDict"),
+            std::string::npos);
+  EXPECT_NE(message("\x80\x04\x8c\x08" "builtins\x8c\x04" "eval\x93."s).find("global 'builtins.eval'"),
+            std::string::npos);
+  EXPECT_NE(message("\x80\x04K\x01K\x02\x93."s).find("STACK_GLOBAL of something other than two strings"),
+            std::string::npos);
+  EXPECT_EQ(message("\x80\x02" "ccollections\nOrderedDict\nq\x00)R."s), "ok");
+  EXPECT_EQ(message("\x80\x04\x8c\x05" "torch\x8c\x0c" "FloatStorage\x93."s), "ok");
+}
+
 // Random byte damage to a real pickle: the check always answers (no crash,
 // no exception), and what it accepts has no out-of-range memo index.
 TEST(TorchPickleCheckTest, RandomDamageIsAnsweredCalmly) {

@@ -104,6 +104,20 @@ TEST(EdmInteropTest, ImportSampleLikeEdmAndScore) {
   }
   EXPECT_GT(differing_with_diffmem_noise, 0);
 
+  // The same network as net.state_dict() returns it (an OrderedDict with
+  // _metadata), saved as is: imported as it is, it samples the same images.
+  const std::string as_is = dir + "/run_state_dict";
+  r = RunTool(g_import, absl::StrCat("--state_dict=testing/fixtures/torch_save/ddpmpp_vp_state_dict.pt --precond=vp",
+                                     " --out=", as_is));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = RunTool(g_sample, absl::StrCat("--checkpoint=", as_is, " --seeds=0-3 --noise=edm --out=", as_is, "/samples"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (int seed = 0; seed < 4; ++seed) {
+    EXPECT_EQ(ReadAll(absl::StrCat(as_is, "/samples/00000", seed, ".png")),
+              ReadAll(absl::StrCat(dir, "/samples_deterministic_edm/00000", seed, ".png")))
+        << "seed " << seed;
+  }
+
   // mem_ratio accepts the samples: against themselves every sample is memorized.
   fs::create_directories(dir + "/train");
   for (int seed = 0; seed < 4; ++seed) {
@@ -173,7 +187,9 @@ TEST(EdmInteropTest, BadInputFailsCleanlyAndWritesNothing) {
       {g_import,
        absl::StrCat("--state_dict=", diffmem::testing_edm::EdmFixturePath("ordered_dict.pt"),
                     " --precond=vp --out=", dir, "/i5"),
-       "collections.OrderedDict"},
+       "ordered_dict.pt: no 'model.map_layer0.weight' or 'map_layer0.weight': not the state dict of EDM's SongUNet"},
+      {g_import, absl::StrCat("--state_dict=testing/fixtures/torch_save/list.pt --precond=vp --out=", dir, "/i7"),
+       "list.pt: holds a list, expected a dict from names to tensors"},
       {g_import, absl::StrCat("--state_dict=", fixture, " --precond=vp --out=", dir, "/taken"),
        "not an empty directory"},
       {g_import, absl::StrCat("--state_dict=", fixture, " --precond=vpp --out=", dir, "/i6"), "unknown preconditioner"},
