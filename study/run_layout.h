@@ -10,6 +10,7 @@
 //   report.json, ratio_vs_n.{png,svg,pdf}, curves.{png,svg,pdf}, top_memorized.png
 //
 //   EmmRunDirName(n), EmmStudyConfigPath, EmmRunResultPath, EmmProbePath
+//   CheckEmmStudyDir(dir, c)   — checks, writing nothing, that dir holds no other study
 //   PrepareEmmStudy(dir, c)    — creates dir and study.json, or checks it agrees
 //   ReadEmmStudyConfig(dir)    — study.json of an existing study
 //   ReadFinishedEmmRuns(dir)   — the records of the finished runs, ascending N
@@ -48,22 +49,28 @@ inline std::string EmmStudyConfigPath(const std::string& dir) { return dir + "/s
 inline std::string EmmRunResultPath(const std::string& run_dir) { return run_dir + "/emm_result.json"; }
 inline std::string EmmProbePath(const std::string& run_dir) { return run_dir + "/emm_probe.json"; }
 
-// Creates the study directory and study.json, or checks that an existing
-// study.json holds the same configuration (so a rerun continues the same study).
-inline absl::Status PrepareEmmStudy(const std::string& dir, const EmmStudyConfig& c) {
+// Checks, writing nothing, that `dir` holds no study or the study of this
+// configuration (so a rerun continues the same study).
+inline absl::Status CheckEmmStudyDir(const std::string& dir, const EmmStudyConfig& c) {
   if (absl::Status s = ValidateEmmStudyConfig(c); !s.ok()) return s;
-  const nlohmann::json now = EmmStudyConfigToJson(c);
   const std::string path = EmmStudyConfigPath(dir);
-  if (util::FileExists(path)) {
-    absl::StatusOr<nlohmann::json> was = util::ReadJsonFile(path);
-    if (!was.ok()) return was.status();
-    if (std::string d = util::FirstJsonDifference(*was, now); !d.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          dir, ": holds a study with another configuration (", d,
-          "); use another --out, or the same flags to continue it"));
-    }
-    return absl::OkStatus();
+  if (!util::FileExists(path)) return absl::OkStatus();
+  absl::StatusOr<nlohmann::json> was = util::ReadJsonFile(path);
+  if (!was.ok()) return was.status();
+  if (std::string d = util::FirstJsonDifference(*was, EmmStudyConfigToJson(c)); !d.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(dir, ": holds a study with another configuration (", d,
+                                                      "); use another --out, or the same flags to continue it"));
   }
+  return absl::OkStatus();
+}
+
+// Creates the study directory and study.json, or checks that an existing
+// study.json holds the same configuration (CheckEmmStudyDir).
+inline absl::Status PrepareEmmStudy(const std::string& dir, const EmmStudyConfig& c) {
+  if (absl::Status s = CheckEmmStudyDir(dir, c); !s.ok()) return s;
+  const std::string path = EmmStudyConfigPath(dir);
+  if (util::FileExists(path)) return absl::OkStatus();
+  const nlohmann::json now = EmmStudyConfigToJson(c);
   std::error_code ec;
   std::filesystem::create_directories(dir + "/runs", ec);
   if (ec) return absl::UnavailableError(absl::StrCat(dir, ": cannot create: ", ec.message()));

@@ -8,7 +8,8 @@
 // run killed after training but before its measurement resumes at the stored
 // step and trains no further.
 //
-//   LoadEmmRunDataset(c, n), EmmRunNetwork(c, ds)  — what the run at N trains on, and what
+//   LoadEmmRunDataset(c, n), EmmRunNetwork(c, ds)  — what the run at N trains on, and with what network
+//   CheckEmmStudyCanStart(c)                       — the checks before a study writes anything
 //   RunEmmTrainingRun(study_dir, c, n, ctx, log)   — the run, to completion
 //   RunEmmTrainingRunOnRanks(..., replicas, ...)   — the same, as one rank of a data-parallel job
 //
@@ -66,6 +67,38 @@ inline networks::NetworkConfig EmmRunNetwork(const EmmStudyConfig& c, const data
   net.unet.img_resolution(ds.height()).in_channels(ds.channels()).out_channels(ds.channels());
   net.unet.label_dim(ds.has_labels() ? ds.num_classes : 0);
   return net;
+}
+
+// What a study checks before it writes anything, and all that its dry run
+// checks: the configuration, the device, and the data set and network of the
+// smallest and the largest N the search may ask for. Every N between is a
+// multiple of the granularity, and a data set that gives both ends gives
+// every N between them (the subsets only grow with N), except a
+// class-balanced one, whose N must also be multiples of the class count.
+inline absl::Status CheckEmmStudyCanStart(const EmmStudyConfig& c) {
+  if (absl::Status s = ValidateEmmStudyConfig(c); !s.ok()) return s;
+  if (absl::StatusOr<torch::Device> d = training::ResolveDevice(c.train.device); !d.ok()) return d.status();
+  const EmmSearchOptions& o = c.search;
+  for (const auto& [flag, n] : {std::pair<const char*, int64_t>{"n_min", o.n_min}, {"n_max", o.n_max}}) {
+    auto at_n = [&, flag = flag, n = n](const absl::Status& s) {
+      return absl::Status(s.code(), absl::StrCat("--", flag, "=", n, ": the search may train on N=", n,
+                                                 " images, but ", s.message()));
+    };
+    absl::StatusOr<data::Dataset> ds = LoadEmmRunDataset(c, n);
+    if (!ds.ok()) return at_n(ds.status());
+    const networks::NetworkConfig net = EmmRunNetwork(c, *ds);
+    if (absl::Status s = networks::ValidateNetworkConfig(net); !s.ok()) {
+      return at_n(absl::InvalidArgumentError(absl::StrCat("the network for its ", ds->height(), "x", ds->width(),
+                                                          " images is not valid: ", s.message())));
+    }
+    if (absl::Status s = training::CheckDatasetForNetwork(*ds, net); !s.ok()) return at_n(s);
+    if (c.data.subset == "balanced" && ds->num_classes > 0 && o.granularity % ds->num_classes != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--granularity=", o.granularity, ": a class-balanced subset (--subset=balanced) needs every N to be a "
+          "multiple of the class count ", ds->num_classes, "; use a multiple of it"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // Where a run stands in its study, for progress lines.

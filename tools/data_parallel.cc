@@ -14,6 +14,7 @@
 #include "parallel/process_group.h"
 #include "tools/tool_main.h"
 #include "training/train_options.h"
+#include "util/interrupt.h"
 
 ABSL_FLAG(int, nproc, 1,
           "data-parallel ranks to start on this machine (re-executes this binary with torchrun's variables; "
@@ -33,19 +34,28 @@ absl::Status RunLocalRanks(const std::vector<std::string>& argv, int nproc) {
   return absl::OkStatus();
 }
 
+absl::Status CheckDataParallelFlags(int64_t global_batch) {
+  const int nproc = absl::GetFlag(FLAGS_nproc);
+  if (absl::Status s = CheckFlag(nproc >= 1, "nproc", absl::StrCat("must be at least 1, got ", nproc)); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckFlag(absl::GetFlag(FLAGS_dist_timeout) > 0, "dist_timeout",
+                                 absl::StrCat("must be positive, got ", absl::GetFlag(FLAGS_dist_timeout)));
+      !s.ok()) {
+    return s;
+  }
+  // A batch the ranks cannot share is refused before any rank starts.
+  return nproc > 1 ? parallel::CheckBatchSplits(nproc, global_batch) : absl::OkStatus();
+}
+
 absl::StatusOr<DataParallelJob> JoinDataParallelJob(const std::string& tool, const std::string& device,
                                                     int64_t global_batch) {
   absl::StatusOr<std::optional<parallel::LaunchEnv>> env = parallel::ReadLaunchEnv(parallel::ProcessEnviron);
   if (!env.ok()) return env.status();
   const int nproc = absl::GetFlag(FLAGS_nproc);
-  if (absl::Status s = CheckFlag(nproc >= 1, "nproc", "must be at least 1"); !s.ok()) return s;
-  if (absl::Status s = CheckFlag(absl::GetFlag(FLAGS_dist_timeout) > 0, "dist_timeout", "must be positive"); !s.ok()) {
-    return s;
-  }
   DataParallelJob job;
+  if (absl::Status s = CheckDataParallelFlags(global_batch); !s.ok()) return s;
   if (!env->has_value() && nproc > 1) {
-    // A batch the ranks cannot share is refused before any rank starts.
-    if (absl::Status s = parallel::CheckBatchSplits(nproc, global_batch); !s.ok()) return s;
     absl::StatusOr<std::vector<std::string>> self = parallel::OwnCommandLine();
     if (!self.ok()) return self.status();
     if (absl::Status s = RunLocalRanks(*self, nproc); !s.ok()) return s;
@@ -82,8 +92,7 @@ absl::StatusOr<DataParallelJob> JoinDataParallelJob(const std::string& tool, con
 
 absl::Status WithRank(const parallel::Replicas& replicas, const absl::Status& status) {
   if (status.ok() || !replicas.distributed() || absl::StartsWith(status.message(), "rank ")) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat("rank ", replicas.rank, " of ", replicas.world_size, ": ", status.message()));
+  return util::AnnotateStatus(status, absl::StrCat("rank ", replicas.rank, " of ", replicas.world_size, ": "));
 }
 
 }  // namespace tools

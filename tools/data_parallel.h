@@ -44,6 +44,11 @@ struct DataParallelJob {
 absl::StatusOr<DataParallelJob> JoinDataParallelJob(const std::string& tool, const std::string& device,
                                                     int64_t global_batch);
 
+// --nproc (at least 1), --dist_timeout (positive) and, with --nproc=K > 1,
+// that `global_batch` splits evenly among K ranks: what a start checks
+// before it writes anything (JoinDataParallelJob checks it again).
+absl::Status CheckDataParallelFlags(int64_t global_batch);
+
 // Runs `argv` as --nproc=`nproc` local ranks (a child job), waiting for all;
 // an error naming the exit status when a rank failed.
 absl::Status RunLocalRanks(const std::vector<std::string>& argv, int nproc);

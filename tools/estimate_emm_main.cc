@@ -55,6 +55,7 @@
 #include "tools/tool_main.h"
 #include "tools/train_flags.h"
 #include "util/atomic_file.h"
+#include "util/interrupt.h"
 
 ABSL_FLAG(std::string, out, "", "study directory (required; created; rerun the same command to continue)");
 ABSL_FLAG(std::string, vary, "",
@@ -218,6 +219,14 @@ study::EmmRunFn RunFunction() {
   };
 }
 
+// A failure after this process caught SIGINT/SIGTERM (util/interrupt.h) is
+// the interruption, with `how_to_continue` after its message; others as they are.
+absl::Status Interrupted(const absl::Status& s, absl::string_view how_to_continue) {
+  const int sig = diffmem::util::InterruptedBy(s) != 0 ? diffmem::util::InterruptedBy(s) : diffmem::util::InterruptSignal();
+  if (s.ok() || sig == 0) return s;
+  return diffmem::util::InterruptedError(sig, absl::StrCat(s.message(), how_to_continue));
+}
+
 // --run_n=N: one run of a planned study; everything comes from OUT/study.json.
 // Under a launcher (torchrun, srun) or with --nproc, data parallel.
 absl::Status RunPlannedRun(const std::string& out, int64_t n, const diffmem::memorization::MetricRegistry& metrics) {
@@ -229,9 +238,13 @@ absl::Status RunPlannedRun(const std::string& out, int64_t n, const diffmem::mem
   if (job->launched) return absl::OkStatus();
   absl::StatusOr<study::EmmRunContext> ctx = RunContextFlag();
   if (!ctx.ok()) return ctx.status();
+  diffmem::util::InstallInterruptHandlers("estimate_emm");
   absl::StatusOr<std::optional<study::EmmRunRecord>> r =
       study::RunEmmTrainingRunOnRanks(out, *c, n, job->replicas, *ctx, Log);
-  if (!r.ok()) return diffmem::tools::WithRank(job->replicas, r.status());
+  if (!r.ok()) {
+    return Interrupted(diffmem::tools::WithRank(job->replicas, r.status()),
+                       "; the same command continues the run from its checkpoint");
+  }
   if (!r->has_value()) return absl::OkStatus();  // rank 0 measures and reports
   const study::EmmRunRecord& rec = **r;
   std::printf("N=%lld ratio %.3f [%.3f, %.3f] -> %s/%s\n", static_cast<long long>(n), rec.ratio, rec.ci_low,
@@ -281,11 +294,17 @@ absl::Status ReportStudies(const std::string& out, const std::vector<study::Fact
 }
 
 // The default mode: every run of every study here, one after another.
+// Ctrl-C or SIGTERM stops the run in progress after its current step (in
+// this process, or in its --nproc ranks, which the signal reaches too).
 absl::Status RunLocalStudies(const std::string& out, const std::vector<study::FactorStudy>& studies,
                              const std::string& factor) {
   const study::EmmRunFn run = RunFunction();
-  return ReportStudies(out, studies, factor,
-                       [&](const study::FactorStudy& s) { return study::RunEmmStudy(s.dir, s.config, Log, run); });
+  diffmem::util::InstallInterruptHandlers("estimate_emm");
+  return Interrupted(
+      ReportStudies(out, studies, factor,
+                    [&](const study::FactorStudy& s) { return study::RunEmmStudy(s.dir, s.config, Log, run); }),
+      "; the same command continues the study (finished runs are kept, the interrupted one resumes from its "
+      "checkpoint)");
 }
 
 // --collect: the reports of runs made elsewhere (--plan).
@@ -339,6 +358,16 @@ absl::Status Run(const diffmem::memorization::MetricRegistry& metrics) {
   absl::StatusOr<std::vector<study::FactorStudy>> studies =
       study::PlanFactorStudies(*out, *base, absl::GetFlag(FLAGS_vary), &factor);
   if (!studies.ok()) return studies.status();
+  // Everything a start can refuse is refused here, before a study directory
+  // exists; a dry run checks exactly this.
+  if (absl::Status s = diffmem::tools::CheckDataParallelFlags(base->train.batch_size); !s.ok()) return s;
+  for (const study::FactorStudy& s : *studies) {
+    absl::Status st = study::CheckEmmStudyDir(s.dir, s.config);
+    if (st.ok()) st = study::CheckEmmStudyCanStart(s.config);
+    if (!st.ok()) {
+      return s.value.empty() ? st : absl::Status(st.code(), absl::StrCat("--vary ", factor, "=", s.value, ": ", st.message()));
+    }
+  }
   if (absl::GetFlag(FLAGS_dry_run)) return PrintDryRun(*studies, factor);
   if (!plan.empty()) return WritePlan(plan, *studies);
   return RunLocalStudies(*out, *studies, factor);

@@ -13,16 +13,20 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <iostream>
 #include <optional>
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/internal/parse.h"
+#include "absl/flags/internal/usage.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "parallel/launch_env.h"
+#include "util/interrupt.h"
 
 ABSL_FLAG(int, threads, 0,
           "CPU threads for tensor math (0: the cores this process may use, divided among the local ranks of a "
@@ -74,7 +78,17 @@ int ToolMain(int argc, char** argv, const std::string& usage, const std::functio
   config.contains_help_flags = [](absl::string_view file) { return absl::StrContains(file, "tools/"); };
   config.contains_helpshort_flags = config.contains_help_flags;
   absl::SetFlagsUsageConfig(config);
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  // absl::ParseCommandLine ends the process with status 1 after --help; a
+  // tool asked for help has done what it was asked and exits 0. The parse
+  // without usage handling and the usage step are the two halves of
+  // absl::ParseCommandLine (public as such only in later abseil releases).
+  std::vector<char*> args = absl::flags_internal::ParseCommandLineImpl(
+      argc, argv, absl::flags_internal::ArgvListAction::kRemoveParsedArgs,
+      absl::flags_internal::UsageFlagsAction::kIgnoreUsage, absl::flags_internal::OnUndefinedFlag::kAbortIfUndefined);
+  if (const int usage = absl::flags_internal::HandleUsageFlags(std::cout, absl::ProgramUsageMessage()); usage >= 0) {
+    std::cout.flush();
+    return 0;  // --help, --helpfull, --version and the like: printed, nothing else to do
+  }
   if (absl::GetFlag(FLAGS_threads) < 0) {
     std::fprintf(stderr, "%s: --threads: must be >= 0, got %d\n", name, absl::GetFlag(FLAGS_threads));
     return 2;
@@ -94,6 +108,8 @@ int ToolMain(int argc, char** argv, const std::string& usage, const std::functio
   }
   if (!status.ok()) {
     std::fprintf(stderr, "%s: %s\n", name, std::string(status.message()).c_str());
+    // Stopped for SIGINT/SIGTERM (util/interrupt.h): 130/143, as a shell reports a signal.
+    if (const int sig = util::InterruptedBy(status); sig != 0) return util::InterruptExitCode(sig);
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   return 0;

@@ -31,6 +31,9 @@
 #include "tools/tool_main.h"
 #include "tools/train_flags.h"
 #include "training/paper_recipe.h"
+#include "training/run_dir.h"
+#include "training/train_options.h"
+#include "util/interrupt.h"
 #include "training/train_network.h"
 
 ABSL_FLAG(std::string, out, "", "run directory (required; must not hold a run unless --resume)");
@@ -60,6 +63,14 @@ absl::Status Run() {
   absl::StatusOr<diffmem::data::Dataset> ds = diffmem::data::LoadDataset(spec, factors);
   if (!ds.ok()) return ds.status();
   if (absl::Status s = diffmem::tools::FitNetworkToData(network, *ds); !s.ok()) return s;
+  // Everything a start can refuse is refused here, before --out is touched;
+  // a dry run checks exactly this.
+  if (absl::Status s = training::CheckDatasetForNetwork(*ds, network); !s.ok()) return s;
+  if (absl::StatusOr<torch::Device> d = training::ResolveDevice(options.device); !d.ok()) return d.status();
+  if (absl::Status s = diffmem::tools::CheckDataParallelFlags(options.batch_size); !s.ok()) return s;
+  if (!absl::GetFlag(FLAGS_resume)) {
+    if (absl::Status s = training::CheckNoRunIn(out); !s.ok()) return s;
+  }
 
   if (absl::GetFlag(FLAGS_dry_run)) {
     absl::StatusOr<int64_t> parameters = networks::CountNetworkParameters(network);
@@ -81,6 +92,8 @@ absl::Status Run() {
   if (!job.ok()) return job.status();
   if (job->launched) return absl::OkStatus();
   const diffmem::parallel::Replicas& replicas = job->replicas;
+  // Ctrl-C or SIGTERM: the trainer stops after the current step with its checkpoint written.
+  diffmem::util::InstallInterruptHandlers("train");
 
   training::TrainCallbacks callbacks;
   callbacks.progress = [](const training::TrainProgress& p) {
@@ -102,6 +115,10 @@ absl::Status Run() {
   absl::StatusOr<training::TrainResult> r = training::TrainNetwork(network, *ds, options, out, absl::GetFlag(FLAGS_resume),
                                                        callbacks, diffmem::data::DataSourceToJson(spec, factors),
                                                        replicas);
+  if (!r.ok() && diffmem::util::InterruptedBy(r.status()) != 0) {
+    return diffmem::util::AnnotateStatus(diffmem::tools::WithRank(replicas, r.status()), "",
+                                         "; continue the run with the same flags and --resume");
+  }
   if (!r.ok()) return diffmem::tools::WithRank(replicas, r.status());
   if (!replicas.writes()) return absl::OkStatus();
   std::fprintf(stderr, "train: %s %lld steps (%.1f kimg), last loss %.4f, %.1f s; checkpoint %s\n",

@@ -8,6 +8,8 @@
 //   snapshots/network-snapshot-KKKKKK.pt   EMA weights at KKKKKK kimg
 //   CheckpointPathOf(file or run dir), ReadCheckpointNetwork(checkpoint)
 //   DatasetFingerprint, DatasetSummaryJson — config.json's "dataset"
+//   CheckNoRunIn(dir) — a new run's check, writing nothing
+//   RemoveStaleTempFiles(dir) — FILE.tmp.PID left by a killed write (OpenRunDirectory calls it)
 //   OpenRunDirectory — refuses to overwrite a run, and refuses a resume
 //   whose configuration (or world size) would not continue bit for bit
 //
@@ -134,13 +136,46 @@ inline absl::Status CheckResumeWorldSize(const nlohmann::json& stored, int world
 // checks the stored config.json, if any, against `config`. Only the writing
 // rank (`writes`) looks for an existing run and creates the directory: it
 // may have written config.json already when another rank looks.
+// Removes what a process killed in the middle of util::WriteFileAtomically
+// left in `run_dir` and its snapshots/: files named FILE.tmp.PID. Only the
+// writing rank of the run writes there, and it calls this before it writes;
+// returns how many it removed.
+inline absl::StatusOr<int> RemoveStaleTempFiles(const std::string& run_dir) {
+  int removed = 0;
+  for (const std::string& dir : {run_dir, run_dir + "/snapshots"}) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      const size_t at = name.rfind(".tmp.");
+      if (at == std::string::npos || at == 0 || at + 5 == name.size() || !entry.is_regular_file()) continue;
+      if (name.find_first_not_of("0123456789", at + 5) != std::string::npos) continue;
+      if (!std::filesystem::remove(entry.path(), ec) || ec) {
+        return absl::UnavailableError(absl::StrCat(entry.path().string(), ": cannot remove this stale temporary file: ",
+                                                   ec.message()));
+      }
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+// A new run's check, writing nothing: `run_dir` holds no run (no
+// checkpoint.pt, no config.json).
+inline absl::Status CheckNoRunIn(const std::string& run_dir) {
+  const std::string cfg = RunConfigPath(run_dir);
+  if (util::FileExists(RunCheckpointPath(run_dir)) || util::FileExists(cfg)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(run_dir, ": already holds a run (", cfg, "); pass --resume to continue it or choose another --out"));
+  }
+  return absl::OkStatus();
+}
+
 inline absl::Status OpenRunDirectory(const std::string& run_dir, const nlohmann::json& config, bool resume,
                                      int world_size, bool writes) {
-  const std::string ckpt = RunCheckpointPath(run_dir), cfg = RunConfigPath(run_dir);
+  const std::string cfg = RunConfigPath(run_dir);
   if (!resume) {
-    if (writes && (util::FileExists(ckpt) || util::FileExists(cfg))) {
-      return absl::AlreadyExistsError(absl::StrCat(run_dir, ": already holds a run (", cfg,
-                                                   "); pass --resume to continue it or choose another --out"));
+    if (writes) {
+      if (absl::Status s = CheckNoRunIn(run_dir); !s.ok()) return s;
     }
   } else if (util::FileExists(cfg)) {
     absl::StatusOr<std::string> text = util::ReadFileToString(cfg);
@@ -156,7 +191,7 @@ inline absl::Status OpenRunDirectory(const std::string& run_dir, const nlohmann:
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(run_dir, ": cannot create run directory: ", ec.message()));
-  return absl::OkStatus();
+  return RemoveStaleTempFiles(run_dir).status();
 }
 
 }  // namespace training

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "networks/unet.h"
@@ -55,6 +56,28 @@ TEST(RunDirTest, OpenRefusesToOverwriteAndToResumeAnotherConfiguration) {
   EXPECT_NE(ranks.message().find("world size 1"), std::string::npos) << ranks;
   ASSERT_TRUE(util::WriteFileAtomically(RunConfigPath(dir), "{not json").ok());
   EXPECT_EQ(OpenRunDirectory(dir, config, true, 1, true).code(), absl::StatusCode::kDataLoss);
+}
+
+// A process killed inside WriteFileAtomically leaves FILE.tmp.PID: a resume
+// removes the run's, in the run directory and snapshots/, and nothing else.
+TEST(RunDirTest, AResumeRemovesTheTempFilesOfKilledWrites) {
+  const std::string dir = ::testing::TempDir() + "/stale";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/snapshots");
+  const nlohmann::json config = {{"training", {{"steps", 10}}}, {"world_size", 1}};
+  ASSERT_TRUE(util::WriteFileAtomically(RunConfigPath(dir), config.dump()).ok());
+  const std::vector<std::string> stale = {"checkpoint.pt.tmp.4242", "config.json.tmp.17",
+                                          "snapshots/network-snapshot-000001.pt.tmp.99"};
+  const std::vector<std::string> kept = {"notes.tmp.txt", "loss.tmp.", "snapshots/a.tmp.12x", "checkpoint.pt"};
+  for (const auto& f : stale) ASSERT_TRUE(util::WriteFileAtomically(dir + "/" + f, "partial").ok());
+  for (const auto& f : kept) ASSERT_TRUE(util::WriteFileAtomically(dir + "/" + f, "kept").ok());
+  EXPECT_EQ(RemoveStaleTempFiles(dir).value_or(-1), 3);
+  for (const auto& f : kept) ASSERT_TRUE(util::WriteFileAtomically(dir + "/" + f, "kept").ok());
+  for (const auto& f : stale) ASSERT_TRUE(util::WriteFileAtomically(dir + "/" + f, "partial").ok());
+  ASSERT_TRUE(OpenRunDirectory(dir, config, /*resume=*/true, 1, /*writes=*/true).ok());
+  for (const auto& f : stale) EXPECT_FALSE(std::filesystem::exists(dir + "/" + f)) << f;
+  for (const auto& f : kept) EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+  EXPECT_EQ(RemoveStaleTempFiles(dir + "/nonexistent").value_or(-1), 0);
 }
 
 TEST(RunDirTest, FingerprintChangesWithAnyPixelOrLabel) {

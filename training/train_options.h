@@ -203,7 +203,7 @@ inline absl::StatusOr<torch::Device> ResolveDevice(const std::string& flag, std:
           "--device=cuda: no GPU available (LibTorch has CUDA, but sees no CUDA device: no GPU or no NVIDIA "
           "driver); use --device=cpu");
     }
-    if (note) *note = "no CUDA device available to LibTorch; training on the CPU";
+    if (note) *note = "no CUDA device available to LibTorch; using the CPU";
     return torch::Device(torch::kCPU);
   }
   return absl::InvalidArgumentError(absl::StrCat("--device: '", flag, "': expected auto, cpu or cuda"));

@@ -13,6 +13,9 @@
 // the checkpoint (training/training_rngs.h). Without resume an existing run directory is
 // an error (nothing is overwritten). A non-finite loss stops the run with an
 // error before the optimizer step; the last checkpoint stays as it was.
+// SIGINT or SIGTERM, once a tool installed util/interrupt.h's handlers, ends
+// the run after the current step with its checkpoint written: a Cancelled
+// status (util::InterruptedBy names the signal), and --resume continues it.
 //
 // Data order: training/data_stream.h.
 //
@@ -52,6 +55,8 @@
 
 #include <torch/types.h>
 
+#include <signal.h>
+
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -73,6 +78,7 @@
 #include "training/train_options.h"
 #include "training/trainer_state.h"
 #include "util/atomic_file.h"
+#include "util/interrupt.h"
 #include "util/torch_compat.h"
 
 namespace diffmem {
@@ -94,6 +100,7 @@ class Trainer : public TrainerState<Precond, Net> {
     result.resumed = resumed_;
     result.parameters = networks::NumParameters(*net_);
     const RunLogs logs(run_dir_, options_.log_every);
+    int interrupted = 0;  // the signal that stops the run
 
     while (step_ < total_steps_) {
       const int64_t batch = options_.batch_size;
@@ -119,6 +126,19 @@ class Trainer : public TrainerState<Precond, Net> {
         if (!any.ok()) return any.status();
         stop = *any;
       }
+      // SIGINT/SIGTERM (util/interrupt.h; a tool installs the handlers): the
+      // run stops after this step as an early stop does (log row, checkpoint,
+      // snapshot), writes no result.json, and returns the interruption. The
+      // ranks of a data-parallel job agree on it at every log step, so they
+      // stop at the same step (a rank that caught nothing reports SIGTERM).
+      if (!replicas_.distributed()) {
+        interrupted = util::InterruptSignal();
+      } else if (options_.log_every > 0 && step_ % options_.log_every == 0) {
+        absl::StatusOr<bool> any = internal_train::AnyRank(replicas_, util::InterruptSignal() != 0);
+        if (!any.ok()) return any.status();
+        if (*any) interrupted = util::InterruptSignal() != 0 ? util::InterruptSignal() : SIGTERM;
+      }
+      stop = stop || interrupted != 0;
       const StepActions act = ActionsAfterStep(options_, step_, total_steps_, nimg_, stop);
       if (act.log) {
         const TrainProgress p = meter_.Row(step_, total_steps_, nimg_, last_lr_, last_ema_beta_, batch);
@@ -141,6 +161,11 @@ class Trainer : public TrainerState<Precond, Net> {
         result.stopped_early = true;
         break;
       }
+    }
+    if (interrupted != 0) {
+      return util::InterruptedError(
+          interrupted, absl::StrCat("interrupted by ", util::SignalName(interrupted), " after step ", step_, " of ",
+                                    total_steps_, "; ", RunCheckpointPath(run_dir_), " holds step ", step_));
     }
     result.steps = step_;
     result.total_steps = total_steps_;

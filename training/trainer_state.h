@@ -107,6 +107,11 @@ class TrainerState {
       absl::StatusOr<CheckpointState> st =
           LoadCheckpoint(ckpt, *net_, ema_->model().ptr().get(), optimizer_.get(), device_);
       if (!st.ok()) return st.status();
+      if (st->step > total_steps_) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            run_dir_, ": cannot resume, the checkpoint is at step ", st->step, " and this run is ", total_steps_,
+            " steps long (--steps, --kimg or --epochs); give a length of at least ", st->step, " steps"));
+      }
       step_ = st->step;
       nimg_ = st->nimg;
       meter_ = LossMeter(st->log_loss_sum, st->log_steps);

@@ -59,8 +59,9 @@ if [[ -n "$other" ]]; then
     b/mem_ratio --help
 fi
 for tool in b/train b/sample b/optimum b/mem_ratio b/estimate_emm b/make_dataset b/png_grid; do
-  # absl's --help exits with status 1 after the usage text.
-  check "$tool starts (--help lists its flags)" bash -c '"$@" --help 2>&1 | grep -q "Flags from tools/"' _ "${with[@]}" "$tool"
+  # --help prints the usage text and exits 0.
+  check "$tool starts (--help lists its flags, exit 0)" \
+    bash -c '"$@" --help > "$0" && grep -q "Flags from tools/" "$0"' "$work/help.txt" "${with[@]}" "$tool"
 done
 # Every library a binary loads is the bundle's, LibTorch's (and what it
 # brings: CUDA, libgomp) or glibc's/libstdc++'s.
